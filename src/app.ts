@@ -1,0 +1,119 @@
+// Builds the whole server from its parts: store, event bus, job queue, video service
+// (credentials, tokens, rooms, status callbacks, REST). One function, used by main.ts and tests.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import formbody from '@fastify/formbody';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { createLogger, requestSerializer } from './log.js';
+import { openDatabase, type OpenedDatabase } from './store/database.js';
+import { SecretBox } from './util/secret-box.js';
+import { systemClock, type Clock } from './util/clock.js';
+import { InProcessBus, type EventBus } from './realtime/event-bus.js';
+import { JobQueue } from './jobs/job-queue.js';
+import { CredentialsService } from './video/credentials/credentials-service.js';
+import { bootstrapCredentials, type BootstrapResult } from './video/credentials/bootstrap.js';
+import { AccessTokenVerifier } from './video/tokens/access-token.js';
+import { RoomService } from './video/rooms/room-service.js';
+import { STATUS_CALLBACK_QUEUE, StatusCallbacks, callbackDeliverer } from './video/callbacks/status-callbacks.js';
+import { basicAuth, installTwilioErrors } from './video/rest/twilio-http.js';
+import { roomsRoutes } from './video/rest/rooms-routes.js';
+import { keysRoutes } from './video/rest/keys-routes.js';
+
+export interface TelevisitOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** PostgreSQL schema to isolate this instance (tests). */
+  databaseSchema?: string;
+  /** Milliseconds between room timeout sweeps; 0 disables the sweeper (tests call sweep()). */
+  sweepIntervalMs?: number;
+  jobPollMs?: number;
+}
+
+export interface Televisit {
+  app: FastifyInstance;
+  config: Config;
+  database: OpenedDatabase;
+  clock: Clock;
+  log: Logger;
+  bus: EventBus;
+  jobs: JobQueue;
+  credentials: CredentialsService;
+  tokens: AccessTokenVerifier;
+  rooms: RoomService;
+  bootstrap: BootstrapResult;
+  /** Starts background work (job queue, sweeper) and listens on config.host:config.port. */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function createTelevisit(config: Config, opts: TelevisitOptions = {}): Promise<Televisit> {
+  const clock = opts.clock ?? systemClock;
+  const log = opts.logger ?? createLogger(config.logLevel);
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    ...(opts.databaseSchema ? { schema: opts.databaseSchema } : {}),
+  });
+  const { db } = database;
+  const box = SecretBox.load(config.secretKey, config.dataDir);
+  const bus: EventBus = new InProcessBus();
+  const jobs = new JobQueue(db, clock, log.child({ part: 'jobs' }), config.callbacks.concurrency, opts.jobPollMs ?? 250);
+  const credentials = new CredentialsService(db, box, clock, config.keyCacheSeconds * 1000);
+  const bootstrap = await bootstrapCredentials(credentials, config.twilioCredentials);
+  const tokens = new AccessTokenVerifier(credentials, clock, config.tokenClockSkewSeconds);
+  const callbacks = new StatusCallbacks(jobs, clock);
+  const rooms = new RoomService(db, database.dialect, clock, callbacks, bus, config.adHocRooms);
+  jobs.register(STATUS_CALLBACK_QUEUE, {
+    handler: callbackDeliverer(credentials, log.child({ part: 'callbacks' }), config.callbacks.timeoutMs),
+    maxAgeMs: config.callbacks.maxAgeHours * 3600_000,
+  });
+
+  const app = Fastify({
+    // Request logs carry the method and path only: no query string (links carry secrets), no headers.
+    loggerInstance: log.child({ part: 'http' }, { serializers: { req: requestSerializer } }) as unknown as FastifyBaseLogger,
+    bodyLimit: 64 * 1024,
+    trustProxy: true,
+  });
+  await app.register(formbody);
+  installTwilioErrors(app);
+  app.get('/healthz', async () => ({ status: 'ok', database: database.dialect }));
+  await app.register(async (api) => {
+    api.addHook('onRequest', basicAuth(credentials));
+    roomsRoutes(api, rooms, config.publicUrl);
+    keysRoutes(api, credentials);
+  });
+
+  let sweeper: NodeJS.Timeout | null = null;
+  const sweepMs = opts.sweepIntervalMs ?? 2000;
+
+  return {
+    app,
+    config,
+    database,
+    clock,
+    log,
+    bus,
+    jobs,
+    credentials,
+    tokens,
+    rooms,
+    bootstrap,
+    async listen() {
+      jobs.start();
+      if (sweepMs > 0) {
+        sweeper = setInterval(() => {
+          rooms.sweep().catch((err: unknown) => log.error({ err }, 'room sweep failed'));
+        }, sweepMs);
+        sweeper.unref();
+      }
+      return app.listen({ port: config.port, host: config.host });
+    },
+    async close() {
+      if (sweeper) clearInterval(sweeper);
+      await app.close();
+      await jobs.stop();
+      await bus.close();
+      await database.close();
+    },
+  };
+}

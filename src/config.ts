@@ -1,0 +1,123 @@
+// All configuration comes from the environment, read once here. Every variable is
+// documented in README.md and .env.example; defaults are the embedded single-process setup.
+import path from 'node:path';
+
+export interface AdHocRoomDefaults {
+  type: RoomTypeName;
+  maxParticipants: number | null;
+  videoCodecs: string[];
+  statusCallback: string | null;
+  statusCallbackMethod: 'POST' | 'GET';
+  emptyRoomTimeout: number;
+  unusedRoomTimeout: number;
+}
+
+export type RoomTypeName = 'group' | 'group-small' | 'peer-to-peer' | 'go';
+
+export interface TwilioCredentialsFromEnv {
+  accountSid: string;
+  authToken: string;
+  apiKey: string;
+  apiSecret: string;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  publicUrl: string;
+  dataDir: string;
+  databaseUrl: string | null;
+  /** 32-byte key encrypting secrets at rest; from SECRET_KEY or DATA_DIR/secret.key. */
+  secretKey: string | null;
+  logLevel: string;
+  twilioCredentials: TwilioCredentialsFromEnv | null;
+  adHocRooms: AdHocRoomDefaults;
+  /** Seconds a verified API key secret may be served from memory before the store is asked again. */
+  keyCacheSeconds: number;
+  /** Allowed clock skew in seconds when checking token exp/nbf. */
+  tokenClockSkewSeconds: number;
+  callbacks: { timeoutMs: number; concurrency: number; maxAgeHours: number };
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function twilioCredentials(env: Env): TwilioCredentialsFromEnv | null {
+  const names = ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_API_KEY', 'TWILIO_API_SECRET'] as const;
+  const present = names.filter((n) => env[n]);
+  if (present.length === 0) return null;
+  if (present.length !== names.length) {
+    const missing = names.filter((n) => !env[n]);
+    throw new ConfigError(`Set all four Twilio credentials or none; missing ${missing.join(', ')}`);
+  }
+  const creds = {
+    accountSid: env.TWILIO_ACCOUNT_SID!,
+    authToken: env.TWILIO_AUTH_TOKEN!,
+    apiKey: env.TWILIO_API_KEY!,
+    apiSecret: env.TWILIO_API_SECRET!,
+  };
+  if (!/^AC[0-9a-f]{32}$/.test(creds.accountSid)) throw new ConfigError('TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits');
+  if (!/^SK[0-9a-f]{32}$/.test(creds.apiKey)) throw new ConfigError('TWILIO_API_KEY must be SK followed by 32 hex digits');
+  if (creds.authToken.length < 16) throw new ConfigError('TWILIO_AUTH_TOKEN is too short');
+  if (creds.apiSecret.length < 16) throw new ConfigError('TWILIO_API_SECRET is too short');
+  return creds;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const port = int(env, 'PORT', 3000, 0, 65535);
+  const host = env.HOST || '127.0.0.1';
+  const publicUrl = (env.PUBLIC_URL || `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`).replace(/\/+$/, '');
+  try {
+    new URL(publicUrl);
+  } catch {
+    throw new ConfigError(`PUBLIC_URL must be an absolute URL, got "${publicUrl}"`);
+  }
+  const codecs = (env.AD_HOC_VIDEO_CODECS || 'VP8').split(',').map((c) => c.trim().toUpperCase()).filter(Boolean);
+  for (const c of codecs) if (c !== 'VP8' && c !== 'H264') throw new ConfigError(`AD_HOC_VIDEO_CODECS: unknown codec ${c}`);
+  return {
+    port,
+    host,
+    publicUrl,
+    dataDir: path.resolve(env.DATA_DIR || './data'),
+    databaseUrl: env.DATABASE_URL || null,
+    secretKey: env.SECRET_KEY || null,
+    logLevel: env.LOG_LEVEL || 'info',
+    twilioCredentials: twilioCredentials(env),
+    adHocRooms: {
+      type: oneOf(env, 'AD_HOC_ROOM_TYPE', ['group', 'group-small', 'peer-to-peer', 'go'] as const, 'group'),
+      maxParticipants: env.AD_HOC_MAX_PARTICIPANTS ? int(env, 'AD_HOC_MAX_PARTICIPANTS', 50, 1, 50) : null,
+      videoCodecs: codecs,
+      statusCallback: env.AD_HOC_STATUS_CALLBACK || null,
+      statusCallbackMethod: oneOf(env, 'AD_HOC_STATUS_CALLBACK_METHOD', ['POST', 'GET'] as const, 'POST'),
+      emptyRoomTimeout: int(env, 'AD_HOC_EMPTY_ROOM_TIMEOUT', 5, 1, 1440),
+      unusedRoomTimeout: int(env, 'AD_HOC_UNUSED_ROOM_TIMEOUT', 5, 1, 1440),
+    },
+    keyCacheSeconds: int(env, 'KEY_CACHE_SECONDS', 5, 0, 300),
+    tokenClockSkewSeconds: int(env, 'TOKEN_CLOCK_SKEW_SECONDS', 30, 0, 300),
+    callbacks: {
+      timeoutMs: int(env, 'CALLBACK_TIMEOUT_MS', 10_000, 100, 60_000),
+      concurrency: int(env, 'CALLBACK_CONCURRENCY', 16, 1, 256),
+      maxAgeHours: int(env, 'CALLBACK_MAX_AGE_HOURS', 24, 1, 24 * 14),
+    },
+  };
+}

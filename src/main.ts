@@ -1,0 +1,37 @@
+// Starts Televisit with configuration from the environment (and a .env file if present).
+import 'dotenv/config';
+import { ConfigError, loadConfig } from './config.js';
+import { createTelevisit } from './app.js';
+import { formatDevCredentials } from './video/credentials/bootstrap.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`Configuration error: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const televisit = await createTelevisit(config);
+  if (televisit.bootstrap.createdDevCredentials) {
+    // Printed once to the terminal, deliberately not through the logger.
+    process.stdout.write(formatDevCredentials(televisit.bootstrap.createdDevCredentials) + '\n');
+  }
+  await televisit.listen();
+  televisit.log.info({ url: config.publicUrl, database: televisit.database.dialect }, 'Televisit is listening');
+  const stop = async (signal: string) => {
+    televisit.log.info({ signal }, 'shutting down');
+    await televisit.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`Televisit failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,41 @@
+// Real-time fan-out between the parts of the server, and between server processes. The
+// embedded default delivers in-process; a Redis-backed bus with the same interface carries
+// events between nodes (e.g. a room completed by REST on node A reaches the signaling of the
+// room on node B).
+import { EventEmitter } from 'node:events';
+
+export interface BusMessage {
+  type: string;
+  [key: string]: unknown;
+}
+
+export interface EventBus {
+  publish(channel: string, message: BusMessage): Promise<void>;
+  /** Returns an unsubscribe function. */
+  subscribe(channel: string, handler: (message: BusMessage) => void): () => void;
+  close(): Promise<void>;
+}
+
+export class InProcessBus implements EventBus {
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    this.emitter.setMaxListeners(0);
+  }
+
+  async publish(channel: string, message: BusMessage): Promise<void> {
+    // Deliver asynchronously, as a networked bus would, so publishers never depend on
+    // subscribers running inside their call.
+    const copy = structuredClone(message);
+    queueMicrotask(() => this.emitter.emit(channel, copy));
+  }
+
+  subscribe(channel: string, handler: (message: BusMessage) => void): () => void {
+    this.emitter.on(channel, handler);
+    return () => this.emitter.off(channel, handler);
+  }
+
+  async close(): Promise<void> {
+    this.emitter.removeAllListeners();
+  }
+}

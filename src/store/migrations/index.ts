@@ -1,0 +1,8 @@
+// Versioned migrations, applied in name order on start. Never edit one that has shipped:
+// add the next number instead.
+import type { Migration } from 'kysely';
+import * as videoService from './0001-video-service.js';
+
+export const migrations: Record<string, Migration> = {
+  '0001-video-service': videoService,
+};
