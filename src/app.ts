@@ -79,7 +79,7 @@ export async function createTelevisit(config: Config, opts: TelevisitOptions = {
   app.get('/healthz', async () => ({ status: 'ok', database: database.dialect }));
   await app.register(async (api) => {
     api.addHook('onRequest', basicAuth(credentials));
-    roomsRoutes(api, rooms, config.publicUrl);
+    roomsRoutes(api, rooms, () => config.publicUrl);
     keysRoutes(api, credentials);
   });
 

@@ -51,6 +51,6 @@ export async function openDatabase(opts: DatabaseOptions): Promise<OpenedDatabas
     sqlite.pragma('busy_timeout = 5000');
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   }
-  await migrateToLatest(db);
+  await migrateToLatest(db, dialect === 'postgres' ? opts.schema : undefined);
   return { db, dialect, close: () => db.destroy() };
 }

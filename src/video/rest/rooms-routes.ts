@@ -113,7 +113,7 @@ function parseRules(raw: string | undefined): SubscribeRule[] {
   });
 }
 
-export function roomsRoutes(app: FastifyInstance, rooms: RoomService, base: string): void {
+export function roomsRoutes(app: FastifyInstance, rooms: RoomService, publicUrl: () => string): void {
   // The twilio client sends an empty form for POSTs without parameters.
   app.addHook('preValidation', async (req: FastifyRequest) => {
     if (req.method === 'POST' && (req.body === undefined || req.body === null)) req.body = {};
@@ -136,7 +136,7 @@ export function roomsRoutes(app: FastifyInstance, rooms: RoomService, base: stri
       ...(b.MediaRegion !== undefined ? { mediaRegion: b.MediaRegion } : {}),
       ...(b.EnableTurn !== undefined ? { enableTurn: b.EnableTurn } : {}),
     });
-    return reply.status(201).send(roomJson(base, room));
+    return reply.status(201).send(roomJson(publicUrl(), room));
   });
 
   app.get<{ Querystring: ListQuery & { Status?: string; UniqueName?: string } }>(
@@ -170,20 +170,20 @@ export function roomsRoutes(app: FastifyInstance, rooms: RoomService, base: stri
         page,
       );
       return {
-        rooms: result.items.map((r) => roomJson(base, r)),
-        meta: listMeta(base, '/v1/Rooms', 'rooms', stringQuery(q), { ...page, nextPageToken: result.nextPageToken }),
+        rooms: result.items.map((r) => roomJson(publicUrl(), r)),
+        meta: listMeta(publicUrl(), '/v1/Rooms', 'rooms', stringQuery(q), { ...page, nextPageToken: result.nextPageToken }),
       };
     },
   );
 
   app.get<{ Params: { room: string } }>('/v1/Rooms/:room', async (req) =>
-    roomJson(base, await rooms.getRoom(principalOf(req).accountSid, req.params.room)),
+    roomJson(publicUrl(), await rooms.getRoom(principalOf(req).accountSid, req.params.room)),
   );
 
   app.post<{ Params: { room: string }; Body: { Status: string } }>(
     '/v1/Rooms/:room',
     { schema: { body: { type: 'object', required: ['Status'], properties: { Status: { type: 'string', enum: ['completed'] } } } } },
-    async (req) => roomJson(base, await rooms.completeRoom(principalOf(req).accountSid, req.params.room)),
+    async (req) => roomJson(publicUrl(), await rooms.completeRoom(principalOf(req).accountSid, req.params.room)),
   );
 
   // ---------------------------------------------------------------- participants
@@ -214,50 +214,50 @@ export function roomsRoutes(app: FastifyInstance, rooms: RoomService, base: stri
       );
       const path = `/v1/Rooms/${encodeURIComponent(req.params.room)}/Participants`;
       return {
-        participants: result.items.map((p) => participantJson(base, p)),
-        meta: listMeta(base, path, 'participants', stringQuery(q), { ...page, nextPageToken: result.nextPageToken }),
+        participants: result.items.map((p) => participantJson(publicUrl(), p)),
+        meta: listMeta(publicUrl(), path, 'participants', stringQuery(q), { ...page, nextPageToken: result.nextPageToken }),
       };
     },
   );
 
   app.get<{ Params: { room: string; participant: string } }>('/v1/Rooms/:room/Participants/:participant', async (req) =>
-    participantJson(base, await rooms.getParticipant(principalOf(req).accountSid, req.params.room, req.params.participant)),
+    participantJson(publicUrl(), await rooms.getParticipant(principalOf(req).accountSid, req.params.room, req.params.participant)),
   );
 
   app.post<{ Params: { room: string; participant: string }; Body: { Status: string } }>(
     '/v1/Rooms/:room/Participants/:participant',
     { schema: { body: { type: 'object', required: ['Status'], properties: { Status: { type: 'string', enum: ['disconnected'] } } } } },
-    async (req) => participantJson(base, await rooms.kickParticipant(principalOf(req).accountSid, req.params.room, req.params.participant)),
+    async (req) => participantJson(publicUrl(), await rooms.kickParticipant(principalOf(req).accountSid, req.params.room, req.params.participant)),
   );
 
   // ---------------------------------------------------------------- tracks
 
   type TrackParams = { room: string; participant: string };
   const singlePage = (path: string, key: string) =>
-    listMeta(base, path, key, {}, { page: 0, pageSize: 1000, nextPageToken: null });
+    listMeta(publicUrl(), path, key, {}, { page: 0, pageSize: 1000, nextPageToken: null });
 
   app.get<{ Params: TrackParams }>('/v1/Rooms/:room/Participants/:participant/PublishedTracks', async (req) => {
     const tracks = await rooms.listPublishedTracks(principalOf(req).accountSid, req.params.room, req.params.participant);
     return {
-      published_tracks: tracks.map((t) => publishedTrackJson(base, t)),
+      published_tracks: tracks.map((t) => publishedTrackJson(publicUrl(), t)),
       meta: singlePage(`/v1/Rooms/${req.params.room}/Participants/${req.params.participant}/PublishedTracks`, 'published_tracks'),
     };
   });
 
   app.get<{ Params: TrackParams & { track: string } }>('/v1/Rooms/:room/Participants/:participant/PublishedTracks/:track', async (req) =>
-    publishedTrackJson(base, await rooms.getPublishedTrack(principalOf(req).accountSid, req.params.room, req.params.participant, req.params.track)),
+    publishedTrackJson(publicUrl(), await rooms.getPublishedTrack(principalOf(req).accountSid, req.params.room, req.params.participant, req.params.track)),
   );
 
   app.get<{ Params: TrackParams }>('/v1/Rooms/:room/Participants/:participant/SubscribedTracks', async (req) => {
     const tracks = await rooms.listSubscribedTracks(principalOf(req).accountSid, req.params.room, req.params.participant);
     return {
-      subscribed_tracks: tracks.map((t) => subscribedTrackJson(base, t)),
+      subscribed_tracks: tracks.map((t) => subscribedTrackJson(publicUrl(), t)),
       meta: singlePage(`/v1/Rooms/${req.params.room}/Participants/${req.params.participant}/SubscribedTracks`, 'subscribed_tracks'),
     };
   });
 
   app.get<{ Params: TrackParams & { track: string } }>('/v1/Rooms/:room/Participants/:participant/SubscribedTracks/:track', async (req) =>
-    subscribedTrackJson(base, await rooms.getSubscribedTrack(principalOf(req).accountSid, req.params.room, req.params.participant, req.params.track)),
+    subscribedTrackJson(publicUrl(), await rooms.getSubscribedTrack(principalOf(req).accountSid, req.params.room, req.params.participant, req.params.track)),
   );
 
   // ---------------------------------------------------------------- rules
