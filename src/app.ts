@@ -2,6 +2,7 @@
 // (credentials, tokens, rooms, status callbacks, REST). One function, used by main.ts and tests.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
+import websocket from '@fastify/websocket';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createLogger, requestSerializer } from './log.js';
@@ -18,6 +19,7 @@ import { STATUS_CALLBACK_QUEUE, StatusCallbacks, callbackDeliverer } from './vid
 import { basicAuth, installTwilioErrors } from './video/rest/twilio-http.js';
 import { roomsRoutes } from './video/rest/rooms-routes.js';
 import { keysRoutes } from './video/rest/keys-routes.js';
+import { MAX_FRAME_BYTES, SignalingServer } from './video/signaling/signaling-server.js';
 
 export interface TelevisitOptions {
   clock?: Clock;
@@ -40,6 +42,7 @@ export interface Televisit {
   credentials: CredentialsService;
   tokens: AccessTokenVerifier;
   rooms: RoomService;
+  signaling: SignalingServer;
   bootstrap: BootstrapResult;
   /** Starts background work (job queue, sweeper) and listens on config.host:config.port. */
   listen(): Promise<string>;
@@ -75,6 +78,9 @@ export async function createTelevisit(config: Config, opts: TelevisitOptions = {
     trustProxy: true,
   });
   await app.register(formbody);
+  await app.register(websocket, { options: { maxPayload: MAX_FRAME_BYTES } });
+  const signaling = new SignalingServer(rooms, tokens, bus, config.ice, log.child({ part: 'signaling' }));
+  signaling.register(app);
   installTwilioErrors(app);
   app.get('/healthz', async () => ({ status: 'ok', database: database.dialect }));
   await app.register(async (api) => {
@@ -97,6 +103,7 @@ export async function createTelevisit(config: Config, opts: TelevisitOptions = {
     credentials,
     tokens,
     rooms,
+    signaling,
     bootstrap,
     async listen() {
       jobs.start();
@@ -110,6 +117,7 @@ export async function createTelevisit(config: Config, opts: TelevisitOptions = {
     },
     async close() {
       if (sweeper) clearInterval(sweeper);
+      await signaling.close();
       await app.close();
       await jobs.stop();
       await bus.close();

@@ -37,9 +37,58 @@ export interface Config {
   /** Allowed clock skew in seconds when checking token exp/nbf. */
   tokenClockSkewSeconds: number;
   callbacks: { timeoutMs: number; concurrency: number; maxAgeHours: number };
+  ice: IceConfig;
+}
+
+export interface IceConfig {
+  /** Addresses announced to clients as host candidates. */
+  hostAddresses: string[];
+  /** When set, only remote candidates on these addresses are tried (loopback-only setups). */
+  allowedRemoteAddresses: string[];
+  portRange: [number, number] | null;
+  tcp: boolean;
+  /** STUN and TURN servers handed to clients in `iced`. */
+  stunUrls: string[];
+  turnUrls: string[];
+  /** coturn `static-auth-secret`: TURN credentials are minted per client, time-limited. */
+  turnSecret: string | null;
+  turnCredentialTtlSeconds: number;
 }
 
 export class ConfigError extends Error {}
+
+function list(env: Env, name: string, fallback: string[]): string[] {
+  const raw = env[name];
+  if (raw === undefined) return fallback;
+  return raw.split(',').map((x) => x.trim()).filter(Boolean);
+}
+
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || host.startsWith('127.');
+
+function iceConfig(env: Env, host: string): IceConfig {
+  const loopbackDefault = isLoopback(host) ? ['127.0.0.1'] : [];
+  const min = env.ICE_PORT_MIN ? int(env, 'ICE_PORT_MIN', 0, 1024, 65535) : null;
+  const max = env.ICE_PORT_MAX ? int(env, 'ICE_PORT_MAX', 0, 1024, 65535) : null;
+  if ((min === null) !== (max === null) || (min !== null && max !== null && min >= max)) {
+    throw new ConfigError('ICE_PORT_MIN and ICE_PORT_MAX must be set together, MIN below MAX');
+  }
+  const turnUrls = list(env, 'TURN_URLS', []);
+  const turnSecret = env.TURN_SECRET || null;
+  if (turnUrls.length > 0 && !turnSecret) throw new ConfigError('TURN_URLS needs TURN_SECRET (coturn static-auth-secret)');
+  for (const u of [...list(env, 'STUN_URLS', []), ...turnUrls]) {
+    if (!/^(stun|stuns|turn|turns):/.test(u)) throw new ConfigError(`not a STUN/TURN URL: ${u}`);
+  }
+  return {
+    hostAddresses: list(env, 'ICE_HOST_ADDRESSES', loopbackDefault),
+    allowedRemoteAddresses: list(env, 'ICE_ALLOWED_REMOTE_ADDRESSES', loopbackDefault),
+    portRange: min !== null && max !== null ? [min, max] : null,
+    tcp: (env.ICE_TCP ?? 'true') !== 'false',
+    stunUrls: list(env, 'STUN_URLS', []),
+    turnUrls,
+    turnSecret,
+    turnCredentialTtlSeconds: int(env, 'TURN_CREDENTIAL_TTL_SECONDS', 3600, 60, 86400),
+  };
+}
 
 type Env = Record<string, string | undefined>;
 
@@ -119,5 +168,6 @@ export function loadConfig(env: Env = process.env): Config {
       concurrency: int(env, 'CALLBACK_CONCURRENCY', 16, 1, 256),
       maxAgeHours: int(env, 'CALLBACK_MAX_AGE_HOURS', 24, 1, 24 * 14),
     },
+    ice: iceConfig(env, host),
   };
 }

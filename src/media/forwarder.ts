@@ -1,0 +1,63 @@
+// Forwards one published track to one subscriber. For simulcast it picks a layer (for now the
+// best layer that is flowing) and switches only at a keyframe, asking the publisher for one;
+// the sender keeps SSRC, sequence numbers and timestamps continuous across switches.
+import type { RTCRtpTransceiver, RtpPacket } from 'werift';
+import type { PeerTransport } from './peer-transport.js';
+import type { PublishedMedia } from './sfu-room.js';
+import { isH264Keyframe, isVp8Keyframe } from './keyframes.js';
+
+/** A layer that has sent nothing for this long is considered stopped. */
+const LAYER_STALE_MS = 1500;
+
+export class Forwarder {
+  /** The layer being sent; -1 until the first keyframe of a chosen layer. */
+  private layer = -1;
+  private targetLayer = -1;
+  private lastTargetCheck = 0;
+
+  constructor(
+    private readonly track: PublishedMedia,
+    private readonly transport: PeerTransport,
+    readonly transceiver: RTCRtpTransceiver,
+    private readonly requestKeyframe: () => void,
+  ) {
+    transceiver.sender.onPictureLossIndication.subscribe(() => requestKeyframe());
+  }
+
+  forward(layer: number, rtp: RtpPacket): void {
+    if (this.track.kind === 'audio') {
+      this.transport.sendRtp(this.transceiver, rtp);
+      return;
+    }
+    const now = Date.now();
+    if (now - this.lastTargetCheck > 250) {
+      this.lastTargetCheck = now;
+      this.chooseTarget(now);
+    }
+    if (layer !== this.layer) {
+      if (layer !== this.targetLayer || !this.isKeyframe(rtp)) return;
+      if (this.layer !== -1) this.transceiver.sender.replaceRTP(rtp.header, true);
+      this.layer = layer;
+    }
+    this.transport.sendRtp(this.transceiver, rtp);
+  }
+
+  private chooseTarget(now: number): void {
+    const seen = this.track.layerSeenAt;
+    let best = -1;
+    for (let i = seen.length - 1; i >= 0; i--) {
+      if (now - seen[i]! < LAYER_STALE_MS) {
+        best = i;
+        break;
+      }
+    }
+    if (best !== -1 && best !== this.targetLayer) {
+      this.targetLayer = best;
+      if (best !== this.layer) this.requestKeyframe();
+    }
+  }
+
+  private isKeyframe(rtp: RtpPacket): boolean {
+    return this.track.codec === 'H264' ? isH264Keyframe(rtp.payload) : isVp8Keyframe(rtp.payload);
+  }
+}

@@ -1,0 +1,211 @@
+// The seam between our SFU and the WebRTC stack (werift today): ICE, DTLS, SRTP, SCTP and SDP
+// live behind this class; the SFU sees RTP packets in, RTP packets out, keyframe requests and
+// data channels. One PeerTransport per participant, as twilio-video expects.
+import {
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  RTCRtpHeaderExtensionParameters,
+  type RTCDataChannel,
+  type RTCRtpTransceiver,
+  type RtpPacket,
+  useNACK,
+  usePLI,
+  useFIR,
+  useTWCC,
+} from 'werift';
+
+export interface IceSettings {
+  /** Addresses announced as host candidates (others are never offered to clients). */
+  hostAddresses: string[];
+  /** Only remote candidates on these addresses are tried (loopback-only test setups); empty = any. */
+  allowedRemoteAddresses: string[];
+  portRange?: [number, number];
+  tcp: boolean;
+}
+
+export type VideoCodecName = 'VP8' | 'H264';
+
+export const EXT = {
+  mid: 'urn:ietf:params:rtp-hdrext:sdes:mid',
+  audioLevel: 'urn:ietf:params:rtp-hdrext:ssrc-audio-level',
+  absSendTime: 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time',
+  twcc: 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01',
+};
+
+function codecs(video: VideoCodecName[]) {
+  const videoCodecs: RTCRtpCodecParameters[] = [];
+  let pt = 96;
+  for (const name of video) {
+    const fb = [useNACK(), usePLI(), useFIR(), useTWCC()];
+    const parameters = name === 'H264' ? 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f' : undefined;
+    videoCodecs.push(new RTCRtpCodecParameters({ mimeType: `video/${name}`, clockRate: 90000, payloadType: pt, rtcpFeedback: fb, ...(parameters ? { parameters } : {}) }));
+    videoCodecs.push(new RTCRtpCodecParameters({ mimeType: 'video/rtx', clockRate: 90000, payloadType: pt + 1, parameters: `apt=${pt}` }));
+    pt += 2;
+  }
+  return {
+    audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType: 111, parameters: 'minptime=10;useinbandfec=1', rtcpFeedback: [useTWCC()] })],
+    video: videoCodecs,
+  };
+}
+
+export class PeerTransport {
+  readonly pc: RTCPeerConnection;
+  private rtpSubscribed = false;
+  private closed = false;
+  onRtp: (rtp: RtpPacket) => void = () => {};
+  onDataChannel: (channel: RTCDataChannel) => void = () => {};
+  onConnectionState: (state: string) => void = () => {};
+
+  /**
+   * `extensionIds` come from the client's first offer: in a BUNDLE every m-section must use the
+   * same id for the same extension, including the sections we add later for forwarded tracks.
+   */
+  constructor(
+    private readonly ice: IceSettings,
+    videoCodecs: VideoCodecName[],
+    extensionIds: Map<string, number> = new Map(),
+  ) {
+    const wanted: [RTCRtpHeaderExtensionParameters, number][] = [];
+    const ext = (uri: string, fallback: number) => {
+      const e = new RTCRtpHeaderExtensionParameters({ uri });
+      wanted.push([e, extensionIds.get(uri) ?? fallback]);
+      return e;
+    };
+    const allowed = new Set(ice.allowedRemoteAddresses);
+    this.pc = new RTCPeerConnection({
+      iceServers: [], // never a public STUN server
+      iceAdditionalHostAddresses: ice.hostAddresses,
+      iceUseIpv6: false,
+      iceUseTcp: ice.tcp,
+      ...(ice.portRange ? { icePortRange: ice.portRange } : {}),
+      ...(allowed.size > 0 ? { iceFilterCandidatePair: (pair) => allowed.has(pair.remoteCandidate.host) } : {}),
+      bundlePolicy: 'max-bundle',
+      codecs: codecs(videoCodecs),
+      headerExtensions: {
+        // Fallbacks are Chromium's own numbering.
+        audio: [ext(EXT.audioLevel, 1), ext(EXT.twcc, 3), ext(EXT.mid, 4)],
+        video: [ext(EXT.absSendTime, 2), ext(EXT.twcc, 3), ext(EXT.mid, 4)],
+      },
+    });
+    // werift numbers extensions 1..n itself; BUNDLE needs the client's ids, so set them after.
+    for (const [e, id] of wanted) e.id = id;
+    this.pc.onDataChannel.subscribe((channel) => this.onDataChannel(channel));
+    this.pc.connectionStateChange.subscribe((state) => this.onConnectionState(state));
+  }
+
+  /** Applies the client's offer and returns our answer (candidates included, loopback-filtered). */
+  async answer(offerSdp: string): Promise<string> {
+    await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+    // A section the client now sends on (including one of ours it reused) must be received.
+    for (const t of this.pc.getTransceivers()) {
+      const remote = t.offerDirection;
+      const wantsRecv = remote === 'sendonly' || remote === 'sendrecv';
+      if (wantsRecv && t.direction === 'sendonly') t.setDirection('sendrecv');
+      else if (wantsRecv && t.direction === 'inactive') t.setDirection('recvonly');
+    }
+    const answer = await this.pc.createAnswer();
+    await this.pc.setLocalDescription(answer);
+    this.subscribeRtp();
+    return this.localSdp();
+  }
+
+  async offer(): Promise<string> {
+    const offer = await this.pc.createOffer();
+    await this.pc.setLocalDescription(offer);
+    return this.localSdp();
+  }
+
+  async acceptAnswer(sdp: string): Promise<void> {
+    await this.pc.setRemoteDescription({ type: 'answer', sdp });
+    this.subscribeRtp();
+  }
+
+  /** Rolls back our own pending offer (glare). */
+  async rollback(): Promise<void> {
+    await this.pc.setLocalDescription({ type: 'rollback', sdp: '' } as never).catch(() => undefined);
+  }
+
+  get signalingState(): string {
+    return this.pc.signalingState;
+  }
+
+  /** A new send-only section carrying one forwarded track, identified by the msid the client will see. */
+  addSender(kind: 'audio' | 'video', trackId: string, streamId: string): RTCRtpTransceiver {
+    const t = this.pc.addTransceiver(kind, { direction: 'sendonly' });
+    (t.sender as { trackId: string }).trackId = trackId;
+    t.sender.streamId = streamId;
+    return t;
+  }
+
+  /** Stops sending on a section; it stays in the SDP as inactive (the client may reuse it). */
+  removeSender(t: RTCRtpTransceiver): void {
+    t.setDirection(t.direction === 'sendrecv' ? 'recvonly' : 'inactive');
+    t.sender.streamIds = [];
+  }
+
+  sendRtp(t: RTCRtpTransceiver, rtp: RtpPacket): void {
+    t.sender.sendRtp(rtp).catch(() => undefined);
+  }
+
+  /** Asks the publisher for a keyframe on this SSRC. */
+  requestKeyframe(mediaSsrc: number): void {
+    const receiver = this.pc.getTransceivers()[0]?.receiver;
+    receiver?.sendRtcpPLI(mediaSsrc).catch(() => undefined);
+  }
+
+  createDataChannel(label: string, opts: { ordered?: boolean; maxRetransmits?: number; maxPacketLifeTime?: number } = {}): RTCDataChannel {
+    return this.pc.createDataChannel(label, opts);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pc.close().catch(() => undefined);
+  }
+
+  private subscribeRtp(): void {
+    if (this.rtpSubscribed) return;
+    const dtls = this.pc.getTransceivers()[0]?.receiver.dtlsTransport ?? this.pc.sctpTransport?.dtlsTransport;
+    if (!dtls) return;
+    this.rtpSubscribed = true;
+    dtls.onRtp.subscribe((rtp) => {
+      try {
+        this.onRtp(rtp);
+      } catch {
+        // a malformed packet must never take the transport down
+      }
+    });
+  }
+
+  private async localSdp(): Promise<string> {
+    await this.waitForGathering();
+    const sdp = this.pc.localDescription?.sdp ?? '';
+    return filterCandidates(sdp, this.ice.hostAddresses);
+  }
+
+  private async waitForGathering(): Promise<void> {
+    if (this.pc.iceGatheringState === 'complete') return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 3000);
+      this.pc.iceGatheringStateChange.subscribe((s) => {
+        if (s === 'complete') {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+  }
+}
+
+/** Keeps only candidates on announced addresses; CRLF endings as twilio-video requires. */
+export function filterCandidates(sdp: string, hostAddresses: string[]): string {
+  const allowed = new Set(hostAddresses);
+  return sdp
+    .split(/\r?\n/)
+    .filter((line) => {
+      if (!line.startsWith('a=candidate:')) return true;
+      const address = line.split(' ')[4];
+      return allowed.size === 0 || (address !== undefined && allowed.has(address));
+    })
+    .join('\r\n');
+}

@@ -1,0 +1,188 @@
+// The media router of one room: packets from each publisher's transport are matched to a
+// published track (by SSRC, as the publisher's offer declared them) and handed to that track's
+// forwarders, one per subscriber. Never decodes or transcodes. Data-track messages are relayed
+// between data channels the same way.
+import type { RTCDataChannel, RTCRtpTransceiver, RtpPacket } from 'werift';
+import type { PeerTransport } from './peer-transport.js';
+import type { OfferedSection } from './sdp-tracks.js';
+import { Forwarder } from './forwarder.js';
+
+export type TrackKind = 'audio' | 'video' | 'data';
+
+interface SsrcRoute {
+  track: PublishedMedia;
+  layer: number;
+  /** Set for RTX SSRCs: packets carry the original sequence number first. */
+  rtx: boolean;
+}
+
+export interface PublishedMedia {
+  sid: string;
+  kind: TrackKind;
+  publisherSid: string;
+  /** Primary SSRCs by simulcast layer, lowest first. */
+  layerSsrcs: number[];
+  /** When each layer last delivered a packet (ms). */
+  layerSeenAt: number[];
+  forwarders: Map<string, Forwarder>;
+  /** Data tracks: the publisher's channel and the subscribers' channels. */
+  dataChannel: RTCDataChannel | null;
+  dataSubscribers: Map<string, RTCDataChannel>;
+  lastKeyframeRequest: number;
+  codec: 'VP8' | 'H264' | 'opus';
+}
+
+interface PeerState {
+  transport: PeerTransport;
+  routes: Map<number, SsrcRoute>;
+}
+
+/** Keyframe requests to one publisher's track are sent at most this often. */
+const KEYFRAME_REQUEST_INTERVAL_MS = 300;
+
+export class SfuRoom {
+  private readonly peers = new Map<string, PeerState>();
+  private readonly tracks = new Map<string, PublishedMedia>();
+
+  constructor(private readonly videoCodec: 'VP8' | 'H264') {}
+
+  addPeer(participantSid: string, transport: PeerTransport): void {
+    const state: PeerState = { transport, routes: new Map() };
+    this.peers.set(participantSid, state);
+    transport.onRtp = (rtp) => this.onRtp(state, rtp);
+  }
+
+  removePeer(participantSid: string): void {
+    const peer = this.peers.get(participantSid);
+    if (!peer) return;
+    for (const track of [...this.tracks.values()]) {
+      if (track.publisherSid === participantSid) this.removeTrack(track.sid);
+      else {
+        track.forwarders.delete(participantSid);
+        track.dataSubscribers.delete(participantSid);
+      }
+    }
+    this.peers.delete(participantSid);
+    peer.transport.close();
+  }
+
+  /** A newly published track (the SSRCs come with the next bindSections). */
+  addTrack(publisherSid: string, sid: string, kind: TrackKind): void {
+    if (this.tracks.has(sid)) return;
+    this.tracks.set(sid, {
+      sid,
+      kind,
+      publisherSid,
+      layerSsrcs: [],
+      layerSeenAt: [],
+      forwarders: new Map(),
+      dataChannel: null,
+      dataSubscribers: new Map(),
+      lastKeyframeRequest: 0,
+      codec: kind === 'audio' ? 'opus' : this.videoCodec,
+    });
+  }
+
+  removeTrack(sid: string): void {
+    const track = this.tracks.get(sid);
+    if (!track) return;
+    this.tracks.delete(sid);
+    const peer = this.peers.get(track.publisherSid);
+    if (peer) for (const [ssrc, route] of peer.routes) if (route.track === track) peer.routes.delete(ssrc);
+  }
+
+  getTrack(sid: string): PublishedMedia | undefined {
+    return this.tracks.get(sid);
+  }
+
+  /** After each client offer: which SSRCs carry which of the publisher's tracks. */
+  bindSections(publisherSid: string, sections: OfferedSection[], trackSidByClientId: Map<string, string>): void {
+    const peer = this.peers.get(publisherSid);
+    if (!peer) return;
+    for (const section of sections) {
+      if (!section.trackId) continue;
+      const sid = trackSidByClientId.get(section.trackId);
+      const track = sid ? this.tracks.get(sid) : undefined;
+      if (!track || track.kind === 'data') continue;
+      track.layerSsrcs = section.layerSsrcs;
+      track.layerSeenAt = section.layerSsrcs.map(() => 0);
+      section.layerSsrcs.forEach((ssrc, layer) => peer.routes.set(ssrc, { track, layer, rtx: false }));
+      for (const [rtx, primary] of section.rtxOf) {
+        const layer = section.layerSsrcs.indexOf(primary);
+        if (layer >= 0) peer.routes.set(rtx, { track, layer, rtx: true });
+      }
+    }
+  }
+
+  /** Starts forwarding a track to a subscriber on a send section of the subscriber's transport. */
+  attachSubscriber(trackSid: string, subscriberSid: string, transceiver: RTCRtpTransceiver): void {
+    const track = this.tracks.get(trackSid);
+    const peer = this.peers.get(subscriberSid);
+    if (!track || !peer) return;
+    const forwarder = new Forwarder(track, peer.transport, transceiver, () => this.requestKeyframe(track));
+    track.forwarders.set(subscriberSid, forwarder);
+    if (track.kind === 'video') this.requestKeyframe(track);
+  }
+
+  detachSubscriber(trackSid: string, subscriberSid: string): void {
+    const track = this.tracks.get(trackSid);
+    track?.forwarders.delete(subscriberSid);
+    track?.dataSubscribers.delete(subscriberSid);
+  }
+
+  /** The publisher's data channel for a data track (label = its client track id). */
+  setPublisherDataChannel(trackSid: string, channel: RTCDataChannel): void {
+    const track = this.tracks.get(trackSid);
+    if (!track) return;
+    track.dataChannel = channel;
+    channel.onMessage.subscribe((data) => {
+      for (const out of track.dataSubscribers.values()) {
+        if (out.readyState === 'open') {
+          try {
+            out.send(data);
+          } catch {
+            // a subscriber's full or closing channel must not stop the others
+          }
+        }
+      }
+    });
+  }
+
+  addDataSubscriber(trackSid: string, subscriberSid: string, channel: RTCDataChannel): void {
+    this.tracks.get(trackSid)?.dataSubscribers.set(subscriberSid, channel);
+  }
+
+  requestKeyframe(track: PublishedMedia): void {
+    const now = Date.now();
+    if (track.kind !== 'video' || now - track.lastKeyframeRequest < KEYFRAME_REQUEST_INTERVAL_MS) return;
+    track.lastKeyframeRequest = now;
+    const publisher = this.peers.get(track.publisherSid);
+    if (!publisher) return;
+    for (const ssrc of track.layerSsrcs) publisher.transport.requestKeyframe(ssrc);
+  }
+
+  close(): void {
+    for (const sid of [...this.peers.keys()]) this.removePeer(sid);
+  }
+
+  // ---------------------------------------------------------------- the per-packet path
+
+  private onRtp(peer: PeerState, rtp: RtpPacket): void {
+    const route = peer.routes.get(rtp.header.ssrc);
+    if (!route) return;
+    const { track, layer } = route;
+    if (route.rtx) {
+      // RFC 4588: the original sequence number leads the payload; padding-only probes carry none.
+      if (rtp.payload.length < 2) return;
+      rtp.header.sequenceNumber = rtp.payload.readUInt16BE(0);
+      rtp.payload = rtp.payload.subarray(2);
+      rtp.header.ssrc = track.layerSsrcs[layer]!;
+    } else if (rtp.payload.length === 0) {
+      return; // padding-only bandwidth probe
+    }
+    track.layerSeenAt[layer] = Date.now();
+    // The publisher's header extensions use its own ids; the sender writes ours.
+    rtp.header.extensions = [];
+    for (const forwarder of track.forwarders.values()) forwarder.forward(layer, rtp);
+  }
+}

@@ -1,0 +1,132 @@
+// Real Chromium (Debian's) driven by playwright-core, with fake camera and microphone, loading
+// the real twilio-video SDK from a static page on its own origin (as a clinic's app would be).
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+export const CHROMIUM_ARGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
+  '--allow-loopback-in-peer-connection',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+  '--autoplay-policy=no-user-gesture-required',
+];
+
+export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
+  if (!fs.existsSync('/usr/bin/chromium')) {
+    throw new Error('Chromium is missing: install Debian\'s package (apt-get install chromium); .ci/run does this');
+  }
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: [...CHROMIUM_ARGS, ...extraArgs] });
+}
+
+/** Serves a blank app page and one twilio-video build, on an origin other than the server's. */
+export async function startAppOrigin(sdkVersionDir = 'node_modules/twilio-video'): Promise<{ url: string; close(): Promise<void> }> {
+  const sdk = fs.readFileSync(path.resolve(sdkVersionDir, 'dist/twilio-video.min.js'));
+  const server = http.createServer((req, res) => {
+    if (req.url === '/twilio-video.min.js') {
+      res.setHeader('content-type', 'application/javascript');
+      res.end(sdk);
+      return;
+    }
+    res.setHeader('content-type', 'text/html');
+    res.end('<!doctype html><html><head><title>app</title></head><body><div id="media"></div></body></html>');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+export async function openAppPage(context: BrowserContext, appUrl: string): Promise<Page> {
+  const page = await context.newPage();
+  if (process.env.TEST_BROWSER_LOG) {
+    await page.addInitScript(() => {
+      for (const m of ['setLocalDescription', 'setRemoteDescription', 'createAnswer', 'createOffer'] as const) {
+        const orig = (RTCPeerConnection.prototype as any)[m];
+        (RTCPeerConnection.prototype as any)[m] = function (...args: unknown[]) {
+          return orig.apply(this, args).catch((e: Error) => {
+            console.error('[rtc]', m, e.name, e.message, JSON.stringify(args[0] && (args[0] as any).type));
+            throw e;
+          });
+        };
+      }
+    });
+  }
+  page.on('pageerror', (err) => process.env.TEST_BROWSER_LOG && console.error('[pageerror]', err.message));
+  page.on('console', (msg) => process.env.TEST_BROWSER_LOG && console.error('[console]', msg.text()));
+  await page.goto(appUrl);
+  await page.addScriptTag({ url: appUrl + 'twilio-video.min.js' });
+  return page;
+}
+
+/** Page-side helpers installed into each app page: connect with twilio-video and record events. */
+export const PAGE_HELPERS = `
+window.tv = {
+  events: [],
+  room: null,
+  dataReceived: [],
+  async connect(token, options) {
+    const room = await Twilio.Video.connect(token, options);
+    window.tv.room = room;
+    const log = (e) => window.tv.events.push(e);
+    const watchParticipant = (p) => {
+      p.on('trackSubscribed', (track) => {
+        log({ type: 'trackSubscribed', identity: p.identity, kind: track.kind, sid: track.sid });
+        if (track.kind === 'data') track.on('message', (m) => window.tv.dataReceived.push({ from: p.identity, data: m }));
+        else { const el = track.attach(); el.id = 'media-' + track.sid; el.muted = true; document.body.appendChild(el); }
+      });
+      p.on('trackUnsubscribed', (track) => log({ type: 'trackUnsubscribed', identity: p.identity, kind: track.kind, sid: track.sid }));
+      p.on('trackDisabled', (pub) => log({ type: 'trackDisabled', identity: p.identity, kind: pub.kind }));
+      p.on('trackEnabled', (pub) => log({ type: 'trackEnabled', identity: p.identity, kind: pub.kind }));
+    };
+    room.participants.forEach(watchParticipant);
+    room.on('participantConnected', (p) => { log({ type: 'participantConnected', identity: p.identity }); watchParticipant(p); });
+    room.on('participantDisconnected', (p) => log({ type: 'participantDisconnected', identity: p.identity }));
+    room.on('reconnecting', (e) => log({ type: 'reconnecting', code: e && e.code }));
+    room.on('reconnected', () => log({ type: 'reconnected' }));
+    room.on('disconnected', (r, e) => log({ type: 'disconnected', code: e ? e.code : null }));
+    return { sid: room.sid, name: room.name, localSid: room.localParticipant.sid, identity: room.localParticipant.identity };
+  },
+  /** Per remote video track: frames decoded and frame size, from the subscriber's own stats. */
+  async inbound() {
+    const out = [];
+    for (const p of window.tv.room.participants.values()) {
+      for (const pub of p.tracks.values()) {
+        if (!pub.track || pub.kind === 'data') continue;
+        out.push({ identity: p.identity, kind: pub.kind, sid: pub.trackSid });
+      }
+    }
+    const stats = await window.tv.room.getStats();
+    const report = stats[0];
+    for (const o of out) {
+      const list = o.kind === 'video' ? report.remoteVideoTrackStats : report.remoteAudioTrackStats;
+      const s = list.find((x) => x.trackSid === o.sid);
+      if (s) Object.assign(o, { frameWidth: s.dimensions && s.dimensions.width, frameHeight: s.dimensions && s.dimensions.height, bytesReceived: s.bytesReceived, packetsReceived: s.packetsReceived, audioLevel: s.audioLevel });
+    }
+    return out;
+  },
+  /** framesDecoded per remote video element, read from the underlying receiver stats. */
+  async framesDecoded() {
+    const result = {};
+    for (const p of window.tv.room.participants.values()) {
+      for (const pub of p.videoTracks.values()) {
+        if (!pub.track) continue;
+        const el = document.getElementById('media-' + pub.trackSid);
+        result[p.identity] = { width: el ? el.videoWidth : 0, height: el ? el.videoHeight : 0, frames: el && el.getVideoPlaybackQuality ? el.getVideoPlaybackQuality().totalVideoFrames : 0 };
+      }
+    }
+    return result;
+  },
+};
+`;
