@@ -8,12 +8,17 @@ import { isH264Keyframe, isVp8Keyframe } from './keyframes.js';
 
 /** A layer that has sent nothing for this long is considered stopped. */
 const LAYER_STALE_MS = 1500;
+/** While waiting for a keyframe to start or switch, ask again this often. */
+const KEYFRAME_RETRY_MS = 500;
 
 export class Forwarder {
   /** The layer being sent; -1 until the first keyframe of a chosen layer. */
   private layer = -1;
   private targetLayer = -1;
   private lastTargetCheck = 0;
+  private forwarded = 0;
+  private dropped = 0;
+  private lastKeyframeAsk = 0;
 
   constructor(
     private readonly track: PublishedMedia,
@@ -25,7 +30,14 @@ export class Forwarder {
   }
 
   forward(layer: number, rtp: RtpPacket): void {
+    // Until the subscriber's transport is up, packets would vanish inside the stack; video then
+    // starts at the first keyframe after it is up.
+    if (!this.transport.isConnected) {
+      this.dropped++;
+      return;
+    }
     if (this.track.kind === 'audio') {
+      this.forwarded++;
       this.transport.sendRtp(this.transceiver, rtp);
       return;
     }
@@ -35,11 +47,24 @@ export class Forwarder {
       this.chooseTarget(now);
     }
     if (layer !== this.layer) {
-      if (layer !== this.targetLayer || !this.isKeyframe(rtp)) return;
+      if (layer !== this.targetLayer || !this.isKeyframe(rtp)) {
+        this.dropped++;
+        // Keep asking while we wait: the publisher may have answered before we were ready.
+        if (now - this.lastKeyframeAsk > KEYFRAME_RETRY_MS) {
+          this.lastKeyframeAsk = now;
+          this.requestKeyframe();
+        }
+        return;
+      }
       if (this.layer !== -1) this.transceiver.sender.replaceRTP(rtp.header, true);
       this.layer = layer;
     }
+    this.forwarded++;
     this.transport.sendRtp(this.transceiver, rtp);
+  }
+
+  stats(): { layer: number; targetLayer: number; forwarded: number; dropped: number } {
+    return { layer: this.layer, targetLayer: this.targetLayer, forwarded: this.forwarded, dropped: this.dropped };
   }
 
   private chooseTarget(now: number): void {

@@ -1,7 +1,10 @@
 // The seam between our SFU and the WebRTC stack (werift today): ICE, DTLS, SRTP, SCTP and SDP
 // live behind this class; the SFU sees RTP packets in, RTP packets out, keyframe requests and
 // data channels. One PeerTransport per participant, as twilio-video expects.
+import { randomBytes } from 'node:crypto';
 import {
+  PictureLossIndication,
+  RtcpPayloadSpecificFeedback,
   RTCPeerConnection,
   RTCRtpCodecParameters,
   RTCRtpHeaderExtensionParameters,
@@ -13,6 +16,7 @@ import {
   useFIR,
   useTWCC,
 } from 'werift';
+import { TransportCcFeedback } from './rtcp/transport-cc-feedback.js';
 
 export interface IceSettings {
   /** Addresses announced as host candidates (others are never offered to clients). */
@@ -24,6 +28,8 @@ export interface IceSettings {
 }
 
 export type VideoCodecName = 'VP8' | 'H264';
+
+const TWCC_INTERVAL_MS = 50;
 
 export const EXT = {
   mid: 'urn:ietf:params:rtp-hdrext:sdes:mid',
@@ -52,6 +58,10 @@ export class PeerTransport {
   readonly pc: RTCPeerConnection;
   private rtpSubscribed = false;
   private closed = false;
+  private readonly twccId: number;
+  private readonly twcc: TransportCcFeedback;
+  private twccTimer: NodeJS.Timeout | null = null;
+  private lastMediaSsrc = 0;
   onRtp: (rtp: RtpPacket) => void = () => {};
   onDataChannel: (channel: RTCDataChannel) => void = () => {};
   onConnectionState: (state: string) => void = () => {};
@@ -89,6 +99,8 @@ export class PeerTransport {
     });
     // werift numbers extensions 1..n itself; BUNDLE needs the client's ids, so set them after.
     for (const [e, id] of wanted) e.id = id;
+    this.twccId = extensionIds.get(EXT.twcc) ?? 3;
+    this.twcc = new TransportCcFeedback(this.rtcpSsrc, () => this.lastMediaSsrc);
     this.pc.onDataChannel.subscribe((channel) => this.onDataChannel(channel));
     this.pc.connectionStateChange.subscribe((state) => this.onConnectionState(state));
   }
@@ -96,6 +108,7 @@ export class PeerTransport {
   /** Applies the client's offer and returns our answer (candidates included, loopback-filtered). */
   async answer(offerSdp: string): Promise<string> {
     await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+    this.disableWeriftTwcc();
     // A section the client now sends on (including one of ours it reused) must be received.
     for (const t of this.pc.getTransceivers()) {
       const remote = t.offerDirection;
@@ -110,6 +123,7 @@ export class PeerTransport {
   }
 
   async offer(): Promise<string> {
+    this.disableWeriftTwcc();
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
     return this.localSdp();
@@ -123,6 +137,11 @@ export class PeerTransport {
   /** Rolls back our own pending offer (glare). */
   async rollback(): Promise<void> {
     await this.pc.setLocalDescription({ type: 'rollback', sdp: '' } as never).catch(() => undefined);
+  }
+
+  /** True once ICE and DTLS are up and RTP can be sent. */
+  get isConnected(): boolean {
+    return this.pc.connectionState === 'connected';
   }
 
   get signalingState(): string {
@@ -147,10 +166,18 @@ export class PeerTransport {
     t.sender.sendRtp(rtp).catch(() => undefined);
   }
 
-  /** Asks the publisher for a keyframe on this SSRC. */
+  /** Asks the publisher for a keyframe on this SSRC (PLI, RFC 4585). */
   requestKeyframe(mediaSsrc: number): void {
-    const receiver = this.pc.getTransceivers()[0]?.receiver;
-    receiver?.sendRtcpPLI(mediaSsrc).catch(() => undefined);
+    const dtls = this.dtls();
+    if (!dtls) return;
+    const pli = new RtcpPayloadSpecificFeedback({ feedback: new PictureLossIndication({ senderSsrc: this.rtcpSsrc, mediaSsrc }) });
+    dtls.sendRtcp([pli]).catch(() => undefined);
+  }
+
+  private readonly rtcpSsrc = randomBytes(4).readUInt32BE(0);
+
+  private dtls() {
+    return this.pc.getTransceivers()[0]?.receiver.dtlsTransport ?? this.pc.sctpTransport?.dtlsTransport;
   }
 
   createDataChannel(label: string, opts: { ordered?: boolean; maxRetransmits?: number; maxPacketLifeTime?: number } = {}): RTCDataChannel {
@@ -160,21 +187,45 @@ export class PeerTransport {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.twccTimer) clearInterval(this.twccTimer);
     this.pc.close().catch(() => undefined);
   }
 
   private subscribeRtp(): void {
     if (this.rtpSubscribed) return;
-    const dtls = this.pc.getTransceivers()[0]?.receiver.dtlsTransport ?? this.pc.sctpTransport?.dtlsTransport;
+    const dtls = this.dtls();
     if (!dtls) return;
     this.rtpSubscribed = true;
+    this.twccTimer = setInterval(() => {
+      const packet = this.twcc.build();
+      if (packet) dtls.sendRtcp([{ serialize: () => packet } as never]).catch(() => undefined);
+    }, TWCC_INTERVAL_MS);
     dtls.onRtp.subscribe((rtp) => {
       try {
+        const arrival = performance.now() * 1000;
+        for (const e of rtp.header.extensions) {
+          if (e.id === this.twccId && e.payload.length >= 2) {
+            this.twcc.onPacket(e.payload.readUInt16BE(0), arrival);
+            this.lastMediaSsrc = rtp.header.ssrc;
+            break;
+          }
+        }
         this.onRtp(rtp);
       } catch {
         // a malformed packet must never take the transport down
       }
     });
+  }
+
+  /** werift's own transport-cc feedback is per m-line and malformed; ours replaces it. */
+  private disableWeriftTwcc(): void {
+    for (const t of this.pc.getTransceivers()) {
+      const r = t.receiver as unknown as { receiverTWCC?: unknown; __noTwcc?: boolean };
+      if (r.__noTwcc) continue;
+      Object.defineProperty(r, 'twccEnabled', { get: () => false, configurable: true });
+      r.receiverTWCC = undefined;
+      r.__noTwcc = true;
+    }
   }
 
   private async localSdp(): Promise<string> {

@@ -24,6 +24,8 @@ export interface PublishedMedia {
   layerSsrcs: number[];
   /** When each layer last delivered a packet (ms). */
   layerSeenAt: number[];
+  /** Packets received per layer (for stats and benchmarks). */
+  layerPackets: number[];
   forwarders: Map<string, Forwarder>;
   /** Data tracks: the publisher's channel and the subscribers' channels. */
   dataChannel: RTCDataChannel | null;
@@ -75,6 +77,7 @@ export class SfuRoom {
       publisherSid,
       layerSsrcs: [],
       layerSeenAt: [],
+      layerPackets: [],
       forwarders: new Map(),
       dataChannel: null,
       dataSubscribers: new Map(),
@@ -106,6 +109,7 @@ export class SfuRoom {
       if (!track || track.kind === 'data') continue;
       track.layerSsrcs = section.layerSsrcs;
       track.layerSeenAt = section.layerSsrcs.map(() => 0);
+      track.layerPackets = section.layerSsrcs.map(() => 0);
       section.layerSsrcs.forEach((ssrc, layer) => peer.routes.set(ssrc, { track, layer, rtx: false }));
       for (const [rtx, primary] of section.rtxOf) {
         const layer = section.layerSsrcs.indexOf(primary);
@@ -161,6 +165,18 @@ export class SfuRoom {
     for (const ssrc of track.layerSsrcs) publisher.transport.requestKeyframe(ssrc);
   }
 
+  /** Per track: packets received per layer and per subscriber what was forwarded. */
+  stats() {
+    return [...this.tracks.values()].map((t) => ({
+      sid: t.sid,
+      kind: t.kind,
+      publisher: t.publisherSid,
+      layerSsrcs: t.layerSsrcs,
+      layerPackets: t.layerPackets,
+      forwarders: [...t.forwarders].map(([sub, f]) => ({ subscriber: sub, ...f.stats() })),
+    }));
+  }
+
   close(): void {
     for (const sid of [...this.peers.keys()]) this.removePeer(sid);
   }
@@ -181,6 +197,7 @@ export class SfuRoom {
       return; // padding-only bandwidth probe
     }
     track.layerSeenAt[layer] = Date.now();
+    track.layerPackets[layer] = (track.layerPackets[layer] ?? 0) + 1;
     // The publisher's header extensions use its own ids; the sender writes ours.
     rtp.header.extensions = [];
     for (const forwarder of track.forwarders.values()) forwarder.forward(layer, rtp);

@@ -76,17 +76,19 @@ window.tv = {
   events: [],
   room: null,
   dataReceived: [],
+  dataTrack: null,
+  log(e) { window.tv.events.push(Object.assign({ at: Date.now() }, e)); },
   async connect(token, options) {
     const room = await Twilio.Video.connect(token, options);
     window.tv.room = room;
-    const log = (e) => window.tv.events.push(e);
+    const log = window.tv.log;
     const watchParticipant = (p) => {
       p.on('trackSubscribed', (track) => {
         log({ type: 'trackSubscribed', identity: p.identity, kind: track.kind, sid: track.sid });
         if (track.kind === 'data') track.on('message', (m) => window.tv.dataReceived.push({ from: p.identity, data: m }));
         else { const el = track.attach(); el.id = 'media-' + track.sid; el.muted = true; document.body.appendChild(el); }
       });
-      p.on('trackUnsubscribed', (track) => log({ type: 'trackUnsubscribed', identity: p.identity, kind: track.kind, sid: track.sid }));
+      p.on('trackUnsubscribed', (track) => { log({ type: 'trackUnsubscribed', identity: p.identity, kind: track.kind, sid: track.sid }); if (track.kind !== 'data') track.detach().forEach((el) => el.remove()); });
       p.on('trackDisabled', (pub) => log({ type: 'trackDisabled', identity: p.identity, kind: pub.kind }));
       p.on('trackEnabled', (pub) => log({ type: 'trackEnabled', identity: p.identity, kind: pub.kind }));
     };
@@ -98,35 +100,41 @@ window.tv = {
     room.on('disconnected', (r, e) => log({ type: 'disconnected', code: e ? e.code : null }));
     return { sid: room.sid, name: room.name, localSid: room.localParticipant.sid, identity: room.localParticipant.identity };
   },
-  /** Per remote video track: frames decoded and frame size, from the subscriber's own stats. */
-  async inbound() {
-    const out = [];
-    for (const p of window.tv.room.participants.values()) {
-      for (const pub of p.tracks.values()) {
-        if (!pub.track || pub.kind === 'data') continue;
-        out.push({ identity: p.identity, kind: pub.kind, sid: pub.trackSid });
-      }
-    }
-    const stats = await window.tv.room.getStats();
-    const report = stats[0];
-    for (const o of out) {
-      const list = o.kind === 'video' ? report.remoteVideoTrackStats : report.remoteAudioTrackStats;
-      const s = list.find((x) => x.trackSid === o.sid);
-      if (s) Object.assign(o, { frameWidth: s.dimensions && s.dimensions.width, frameHeight: s.dimensions && s.dimensions.height, bytesReceived: s.bytesReceived, packetsReceived: s.packetsReceived, audioLevel: s.audioLevel });
-    }
-    return out;
+  /** Connect, expecting failure: returns the error code. */
+  async connectError(token, options) {
+    try { const room = await Twilio.Video.connect(token, options); window.tv.room = room; return { connected: true }; }
+    catch (e) { return { code: e.code, message: e.message }; }
   },
-  /** framesDecoded per remote video element, read from the underlying receiver stats. */
-  async framesDecoded() {
-    const result = {};
+  /** Per remote track, by publisher identity: video frames painted and size; audio bytes; codec. */
+  async media() {
+    const out = {};
+    const stats = (await window.tv.room.getStats())[0];
     for (const p of window.tv.room.participants.values()) {
+      const entry = out[p.identity] = { video: null, audio: null };
       for (const pub of p.videoTracks.values()) {
         if (!pub.track) continue;
         const el = document.getElementById('media-' + pub.trackSid);
-        result[p.identity] = { width: el ? el.videoWidth : 0, height: el ? el.videoHeight : 0, frames: el && el.getVideoPlaybackQuality ? el.getVideoPlaybackQuality().totalVideoFrames : 0 };
+        const s = stats.remoteVideoTrackStats.find((x) => x.trackSid === pub.trackSid);
+        entry.video = { sid: pub.trackSid, width: el ? el.videoWidth : 0, height: el ? el.videoHeight : 0, frames: el ? el.getVideoPlaybackQuality().totalVideoFrames : 0, codec: s ? s.codec : null, bytes: s ? s.bytesReceived : 0 };
+      }
+      for (const pub of p.audioTracks.values()) {
+        if (!pub.track) continue;
+        const s = stats.remoteAudioTrackStats.find((x) => x.trackSid === pub.trackSid);
+        entry.audio = { sid: pub.trackSid, bytes: s ? s.bytesReceived : 0, packets: s ? s.packetsReceived : 0, codec: s ? s.codec : null };
       }
     }
-    return result;
+    return out;
   },
+  /** Sizes this participant's camera is sending (every simulcast layer). */
+  async sentVideoSizes() {
+    const stats = (await window.tv.room.getStats())[0];
+    return stats.localVideoTrackStats.filter((s) => s.dimensions).map((s) => [s.dimensions.width, s.dimensions.height]);
+  },
+  setVideoEnabled(on) { window.tv.room.localParticipant.videoTracks.forEach((pub) => on ? pub.track.enable() : pub.track.disable()); },
+  unpublishVideo() { window.tv.room.localParticipant.videoTracks.forEach((pub) => { pub.track.stop(); window.tv.room.localParticipant.unpublishTrack(pub.track); }); },
+  async publishVideo(constraints) { const t = await Twilio.Video.createLocalVideoTrack(constraints); await window.tv.room.localParticipant.publishTrack(t); return t.name; },
+  async publishData() { window.tv.dataTrack = new Twilio.Video.LocalDataTrack(); await window.tv.room.localParticipant.publishTrack(window.tv.dataTrack); },
+  sendData(m) { window.tv.dataTrack.send(m); },
+  disconnect() { window.tv.room.disconnect(); },
 };
 `;

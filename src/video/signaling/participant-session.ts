@@ -181,8 +181,8 @@ export class ParticipantSession {
   }
 
   /** The signaling socket dropped without a goodbye: keep the session for session_timeout. */
-  socketLost(): void {
-    if (this.state !== 'connected') return;
+  socketLost(tcmp: TcmpConnection): void {
+    if (this.state !== 'connected' || this.tcmp !== tcmp) return;
     this.tcmp = null;
     this.state = 'reconnecting';
     this.reconnectTimer = setTimeout(() => this.enqueue(() => this.leave({ kind: 'timeout' })), SESSION_TIMEOUT_SECONDS * 1000);

@@ -20,6 +20,7 @@ import { readParticipant, readPeerConnections, readString, SignalingInputError }
 export class SignalingServer {
   private readonly liveRooms = new Map<string, { live: LiveRoom; unsubscribe: () => void }>();
   private readonly sessions = new Map<string, ParticipantSession>();
+  private readonly sockets = new Set<TcmpConnection>();
 
   constructor(
     private readonly rooms: RoomService,
@@ -31,6 +32,13 @@ export class SignalingServer {
 
   register(app: FastifyInstance): void {
     app.get('/signaling', { websocket: true }, (socket: WebSocket) => this.accept(socket));
+  }
+
+  /** Cuts every signaling socket as a network failure would; clients resume with `sync`. */
+  dropSockets(): number {
+    const n = this.sockets.size;
+    for (const s of [...this.sockets]) s.drop();
+    return n;
   }
 
   get sessionCount(): number {
@@ -48,6 +56,7 @@ export class SignalingServer {
 
   private accept(socket: WebSocket): void {
     const tcmp = new TcmpConnection(socket);
+    this.sockets.add(tcmp);
     let session: ParticipantSession | null = null;
     let busy = false;
     tcmp.attach({
@@ -75,7 +84,8 @@ export class SignalingServer {
           });
       },
       onClose: () => {
-        if (session?.state === 'connected') session.socketLost();
+        this.sockets.delete(tcmp);
+        if (session?.state === 'connected') session.socketLost(tcmp);
       },
     });
   }
@@ -101,7 +111,7 @@ export class SignalingServer {
     const token = await this.tokens.verify(body.token);
     const participantState = readParticipant(body.participant);
     const pcs = readPeerConnections(body.peer_connections);
-    const requested = readString(body.name, 'name', 256) ?? token.video?.room;
+    const requested = readString(body.name, 'name', 4096) ?? token.video?.room;
     if (!requested) throw new TwilioError(53100, 'Room name is invalid: connect without a name needs a token limited to a room');
     const existing = isSid(requested, 'RM')
       ? await this.rooms.getRoom(token.accountSid, requested).then((r) => (r.status === 'in-progress' ? r : undefined)).catch(() => undefined)

@@ -54,6 +54,11 @@ export class TcmpConnection {
     this.close(3002, 'busy');
   }
 
+  /** Drops the socket without a close handshake, as a network failure would (tests, shutdown). */
+  drop(): void {
+    this.ws.terminate();
+  }
+
   close(code = 1000, reason = 'Normal'): void {
     if (this.state === 'closed') return;
     if (this.state === 'open' && code === 1000) this.sendFrame({ type: 'bye' });
