@@ -41,6 +41,11 @@ export class SignalingServer {
     return n;
   }
 
+  /** Media counters of every live room in this process (benchmarks, diagnostics). */
+  mediaStats() {
+    return [...this.liveRooms.values()].map(({ live }) => ({ roomSid: live.room.sid, tracks: live.sfu.stats() }));
+  }
+
   get sessionCount(): number {
     return this.sessions.size;
   }
