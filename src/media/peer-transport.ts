@@ -62,6 +62,7 @@ export class PeerTransport {
   private readonly twcc: TransportCcFeedback;
   private twccTimer: NodeJS.Timeout | null = null;
   private lastMediaSsrc = 0;
+  private sctpStarted = false;
   onRtp: (rtp: RtpPacket) => void = () => {};
   onDataChannel: (channel: RTCDataChannel) => void = () => {};
   onConnectionState: (state: string) => void = () => {};
@@ -102,7 +103,11 @@ export class PeerTransport {
     this.twccId = extensionIds.get(EXT.twcc) ?? 3;
     this.twcc = new TransportCcFeedback(this.rtcpSsrc, () => this.lastMediaSsrc);
     this.pc.onDataChannel.subscribe((channel) => this.onDataChannel(channel));
-    this.pc.connectionStateChange.subscribe((state) => this.onConnectionState(state));
+    this.pc.connectionStateChange.subscribe((state) => {
+      // If SCTP was negotiated before the first connection, werift started it itself.
+      if (state === 'connected' && this.pc.sctpTransport) this.sctpStarted = true;
+      this.onConnectionState(state);
+    });
   }
 
   /** Applies the client's offer and returns our answer (candidates included, loopback-filtered). */
@@ -119,6 +124,7 @@ export class PeerTransport {
     const answer = await this.pc.createAnswer();
     await this.pc.setLocalDescription(answer);
     this.subscribeRtp();
+    this.startLateSctp();
     return this.localSdp();
   }
 
@@ -132,6 +138,7 @@ export class PeerTransport {
   async acceptAnswer(sdp: string): Promise<void> {
     await this.pc.setRemoteDescription({ type: 'answer', sdp });
     this.subscribeRtp();
+    this.startLateSctp();
   }
 
   /** Rolls back our own pending offer (glare). */
@@ -214,6 +221,20 @@ export class PeerTransport {
       } catch {
         // a malformed packet must never take the transport down
       }
+    });
+  }
+
+  /**
+   * werift starts SCTP only while first connecting; when data channels arrive by renegotiation
+   * (a data track published later, or our media-signaling channels) we start it ourselves.
+   */
+  private startLateSctp(): void {
+    const sctp = this.pc.sctpTransport;
+    if (!sctp || this.sctpStarted || !this.isConnected) return;
+    this.sctpStarted = true;
+    const manager = (this.pc as unknown as { sctpManager?: { connectSctp(): Promise<void> } }).sctpManager;
+    manager?.connectSctp().catch(() => {
+      this.sctpStarted = false;
     });
   }
 

@@ -54,9 +54,10 @@ export class ParticipantSession {
   /** This participant's revision as other clients see it. */
   revision = 1;
   private readonly published = new Map<string, Publication>();
-  private publishedRevision = 0;
+  /** The client ignores a list whose revision did not go up; 1 is the empty list. */
+  private publishedRevision = 1;
   private readonly subscriptions = new Map<string, Subscription>();
-  private subscribedRevision = 0;
+  private subscribedRevision = 1;
   private subscriptionCounter = 0;
   private rules: SubscribeRule[] = DEFAULT_SUBSCRIBE_RULES;
   private readonly pendingDataChannels = new Map<string, RTCDataChannel>();
@@ -433,14 +434,14 @@ export class ParticipantSession {
 
   private publishedState() {
     return {
-      revision: Math.max(1, this.publishedRevision),
+      revision: this.publishedRevision,
       tracks: [...this.published].map(([id, p]) => ({ id, sid: p.sid, state: 'ready' })),
     };
   }
 
   private subscribedState() {
     return {
-      revision: Math.max(1, this.subscribedRevision),
+      revision: this.subscribedRevision,
       tracks: [...this.subscriptions.values()].map((s) => ({ id: s.id, sid: s.trackSid })),
     };
   }
