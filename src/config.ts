@@ -53,6 +53,8 @@ export interface IceConfig {
   /** coturn `static-auth-secret`: TURN credentials are minted per client, time-limited. */
   turnSecret: string | null;
   turnCredentialTtlSeconds: number;
+  /** How long a participant whose signaling socket dropped may take to resume (`sync`). */
+  sessionTimeoutSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -87,6 +89,7 @@ function iceConfig(env: Env, host: string): IceConfig {
     turnUrls,
     turnSecret,
     turnCredentialTtlSeconds: int(env, 'TURN_CREDENTIAL_TTL_SECONDS', 3600, 60, 86400),
+    sessionTimeoutSeconds: int(env, 'SIGNALING_SESSION_TIMEOUT_SECONDS', 30, 1, 600),
   };
 }
 

@@ -133,3 +133,30 @@ test('garbage UDP at the media port (STUN-, DTLS-, RTP- and RTCP-shaped) is drop
   s.close();
   await pc.close();
 });
+
+test('iced hands out configured STUN/TURN servers with time-limited coturn credentials', async () => {
+  const turnServer = await startServer('sqlite', {
+    env: { STUN_URLS: 'stun:127.0.0.1:3478', TURN_URLS: 'turn:127.0.0.1:3478?transport=udp,turn:127.0.0.1:3478?transport=tcp', TURN_SECRET: 'coturn-shared-secret', TURN_CREDENTIAL_TTL_SECONDS: '600' },
+  });
+  try {
+    const t = new twilio.jwt.AccessToken(turnServer.accountSid, turnServer.apiKey, turnServer.apiSecret, { identity: 'patient-x' });
+    t.addGrant(new twilio.jwt.AccessToken.VideoGrant({}));
+    const s = await RawSignaling.open(turnServer.url.replace('http', 'ws') + '/signaling');
+    s.hello({ type: 'ice', edge: 'roaming', preflight: true, token: t.toJwt() });
+    const iced = await s.next((f) => f.type === 'msg' && f.body.type === 'iced');
+    s.close();
+    const servers = iced.body.ice_servers as { urls: string[]; username?: string; credential?: string }[];
+    assert.deepEqual(servers[0], { urls: ['stun:127.0.0.1:3478'] });
+    const turn = servers[1]!;
+    assert.deepEqual(turn.urls, ['turn:127.0.0.1:3478?transport=udp', 'turn:127.0.0.1:3478?transport=tcp']);
+    const [expiry, user] = turn.username!.split(':');
+    const now = Date.now() / 1000;
+    assert.ok(Number(expiry) > now + 590 && Number(expiry) < now + 610, 'expires after the configured TTL');
+    assert.ok(!turn.username!.includes('patient-x'), 'the identity does not appear in TURN usernames');
+    assert.match(user!, /^[0-9a-f]{16}$/);
+    const { createHmac } = await import('node:crypto');
+    assert.equal(turn.credential, createHmac('sha1', 'coturn-shared-secret').update(turn.username!).digest('base64'));
+  } finally {
+    await turnServer.stop();
+  }
+});

@@ -21,8 +21,6 @@ import {
   SignalingInputError,
 } from './messages.js';
 
-export const SESSION_TIMEOUT_SECONDS = 30;
-
 interface Publication {
   sid: string;
   kind: 'audio' | 'video' | 'data';
@@ -70,6 +68,7 @@ export class ParticipantSession {
     readonly participant: Participant,
     private readonly rooms: RoomService,
     private readonly ice: IceSettings,
+    private readonly sessionTimeoutSeconds: number,
     private readonly log: Logger,
     private readonly onGone: (session: ParticipantSession) => void,
   ) {}
@@ -143,7 +142,7 @@ export class ParticipantSession {
       session: this.sessionId,
       sid: this.live.room.sid,
       name: this.live.room.unique_name,
-      options: { session_timeout: SESSION_TIMEOUT_SECONDS, media_region: this.live.room.media_region, signaling_region: 'self-hosted' },
+      options: { session_timeout: this.sessionTimeoutSeconds, media_region: this.live.room.media_region, signaling_region: 'self-hosted' },
       participant: { sid: this.participant.sid, identity: this.participant.identity, revision: this.revision, state: 'connected', tracks: [] },
       participants: this.live.others(this).map((o) => o.publicState()),
       peer_connections: [{ id: this.pcId, description: { type: 'answer', revision: pc.description.revision, sdp: answer } }],
@@ -186,7 +185,7 @@ export class ParticipantSession {
     if (this.state !== 'connected' || this.tcmp !== tcmp) return;
     this.tcmp = null;
     this.state = 'reconnecting';
-    this.reconnectTimer = setTimeout(() => this.enqueue(() => this.leave({ kind: 'timeout' })), SESSION_TIMEOUT_SECONDS * 1000);
+    this.reconnectTimer = setTimeout(() => this.enqueue(() => this.leave({ kind: 'timeout' })), this.sessionTimeoutSeconds * 1000);
   }
 
   /** Ends the session for good; the durable record is updated unless it already was. */

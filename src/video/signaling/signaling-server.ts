@@ -135,7 +135,7 @@ export class SignalingServer {
       allowedRemoteAddresses: this.ice.allowedRemoteAddresses,
       ...(this.ice.portRange ? { portRange: this.ice.portRange } : {}),
       tcp: this.ice.tcp,
-    }, this.log.child({ participant: participant.sid }), (s) => this.gone(s));
+    }, this.ice.sessionTimeoutSeconds, this.log.child({ participant: participant.sid }), (s) => this.gone(s));
     live.add(session);
     this.sessions.set(session.sessionId, session);
     session.attach(tcmp);
