@@ -80,7 +80,11 @@ for (const sdk of SDKS) {
       const first = await waitFor(`${from}'s video painting`, async () => {
         const m = (await media(page))[from];
         return m?.video && m.video.frames > 0 && m.video.width > 0 && (!check || check(m.video)) ? m.video : undefined;
-      }, 30_000);
+      }, 30_000).catch(async (err: Error) => {
+        // Say what the server forwarded and what the page saw, to tell a stall from a signaling slip.
+        const forwarded = server.tv.signaling.mediaStats().map((r) => r.tracks.map((t) => ({ kind: t.kind, in: t.layerPackets, out: t.forwarders.map((f) => [f.layer, f.forwarded, f.dropped]) })));
+        throw new Error(`${err.message}; server: ${JSON.stringify(forwarded)}; page: ${JSON.stringify(await media(page))}; events: ${JSON.stringify(await events(page))}`);
+      });
       const later = await waitFor(`${from}'s frames rising`, async () => {
         const m = (await media(page))[from];
         return m?.video && m.video.frames > first.frames + 5 ? m : undefined;
