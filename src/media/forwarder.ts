@@ -20,20 +20,25 @@ export class Forwarder {
   private dropped = 0;
   private lastKeyframeAsk = 0;
 
+  private readonly sender: { canSendRtp(): boolean };
+
   constructor(
     private readonly track: PublishedMedia,
     private readonly transport: PeerTransport,
     readonly transceiver: RTCRtpTransceiver,
     private readonly requestKeyframe: () => void,
   ) {
+    this.sender = transceiver.sender as unknown as { canSendRtp(): boolean };
     transceiver.sender.onPictureLossIndication.subscribe(() => requestKeyframe());
   }
 
   forward(layer: number, rtp: RtpPacket): void {
-    // Until the subscriber's transport is up, packets would vanish inside the stack; video then
-    // starts at the first keyframe after it is up.
-    if (!this.transport.isConnected) {
+    // Until the subscriber's transport is up and this section negotiated, packets would vanish
+    // inside the stack (a lost keyframe leaves the subscriber frozen); video then starts at the
+    // first keyframe after that.
+    if (!this.sender.canSendRtp()) {
       this.dropped++;
+      if (this.layer !== -1) this.layer = -1;
       return;
     }
     if (this.track.kind === 'audio') {

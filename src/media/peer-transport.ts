@@ -3,6 +3,8 @@
 // data channels. One PeerTransport per participant, as twilio-video expects.
 import { randomBytes } from 'node:crypto';
 import {
+  GenericNack,
+  RtcpTransportLayerFeedback,
   PictureLossIndication,
   RtcpPayloadSpecificFeedback,
   RTCPeerConnection,
@@ -181,6 +183,14 @@ export class PeerTransport {
     dtls.sendRtcp([pli]).catch(() => undefined);
   }
 
+  /** Asks the publisher to resend these sequence numbers of one SSRC (generic NACK). */
+  sendNack(mediaSsrc: number, lost: number[]): void {
+    const dtls = this.dtls();
+    if (!dtls || lost.length === 0) return;
+    const nack = new RtcpTransportLayerFeedback({ feedback: new GenericNack({ senderSsrc: this.rtcpSsrc, mediaSourceSsrc: mediaSsrc, lost }) });
+    dtls.sendRtcp([nack]).catch(() => undefined);
+  }
+
   private readonly rtcpSsrc = randomBytes(4).readUInt32BE(0);
 
   private dtls() {
@@ -238,12 +248,16 @@ export class PeerTransport {
     });
   }
 
-  /** werift's own transport-cc feedback is per m-line and malformed; ours replaces it. */
+  /**
+   * werift's own transport-cc feedback is per m-line and malformed, and its NACKs mix simulcast
+   * layers; ours replace both (rtcp/transport-cc-feedback.ts, rtcp/nack-generator.ts).
+   */
   private disableWeriftTwcc(): void {
     for (const t of this.pc.getTransceivers()) {
       const r = t.receiver as unknown as { receiverTWCC?: unknown; __noTwcc?: boolean };
       if (r.__noTwcc) continue;
       Object.defineProperty(r, 'twccEnabled', { get: () => false, configurable: true });
+      Object.defineProperty(r, 'nackEnabled', { get: () => false, configurable: true });
       r.receiverTWCC = undefined;
       r.__noTwcc = true;
     }

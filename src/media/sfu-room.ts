@@ -6,6 +6,7 @@ import type { RTCDataChannel, RTCRtpTransceiver, RtpPacket } from 'werift';
 import type { PeerTransport } from './peer-transport.js';
 import type { OfferedSection } from './sdp-tracks.js';
 import { Forwarder } from './forwarder.js';
+import { NackGenerator } from './rtcp/nack-generator.js';
 
 export type TrackKind = 'audio' | 'video' | 'data';
 
@@ -37,7 +38,10 @@ export interface PublishedMedia {
 interface PeerState {
   transport: PeerTransport;
   routes: Map<number, SsrcRoute>;
+  nack: NackGenerator;
 }
+
+const NACK_INTERVAL_MS = 20;
 
 /** Keyframe requests to one publisher's track are sent at most this often. */
 const KEYFRAME_REQUEST_INTERVAL_MS = 300;
@@ -46,10 +50,14 @@ export class SfuRoom {
   private readonly peers = new Map<string, PeerState>();
   private readonly tracks = new Map<string, PublishedMedia>();
 
-  constructor(private readonly videoCodec: 'VP8' | 'H264') {}
+  private readonly nackTimer: NodeJS.Timeout;
+
+  constructor(private readonly videoCodec: 'VP8' | 'H264') {
+    this.nackTimer = setInterval(() => this.sendNacks(), NACK_INTERVAL_MS);
+  }
 
   addPeer(participantSid: string, transport: PeerTransport): void {
-    const state: PeerState = { transport, routes: new Map() };
+    const state: PeerState = { transport, routes: new Map(), nack: new NackGenerator() };
     this.peers.set(participantSid, state);
     transport.onRtp = (rtp) => this.onRtp(state, rtp);
   }
@@ -178,7 +186,15 @@ export class SfuRoom {
   }
 
   close(): void {
+    clearInterval(this.nackTimer);
     for (const sid of [...this.peers.keys()]) this.removePeer(sid);
+  }
+
+  private sendNacks(): void {
+    const now = Date.now();
+    for (const peer of this.peers.values()) {
+      for (const [ssrc, lost] of peer.nack.due(now)) peer.transport.sendNack(ssrc, lost);
+    }
   }
 
   // ---------------------------------------------------------------- the per-packet path
@@ -187,16 +203,19 @@ export class SfuRoom {
     const route = peer.routes.get(rtp.header.ssrc);
     if (!route) return;
     const { track, layer } = route;
+    const now = Date.now();
     if (route.rtx) {
       // RFC 4588: the original sequence number leads the payload; padding-only probes carry none.
       if (rtp.payload.length < 2) return;
       rtp.header.sequenceNumber = rtp.payload.readUInt16BE(0);
       rtp.payload = rtp.payload.subarray(2);
       rtp.header.ssrc = track.layerSsrcs[layer]!;
-    } else if (rtp.payload.length === 0) {
-      return; // padding-only bandwidth probe
+      peer.nack.onPacket(rtp.header.ssrc, rtp.header.sequenceNumber, now);
+    } else {
+      if (track.kind === 'video') peer.nack.onPacket(rtp.header.ssrc, rtp.header.sequenceNumber, now);
+      if (rtp.payload.length === 0) return; // padding-only bandwidth probe
     }
-    track.layerSeenAt[layer] = Date.now();
+    track.layerSeenAt[layer] = now;
     track.layerPackets[layer] = (track.layerPackets[layer] ?? 0) + 1;
     // The publisher's header extensions use its own ids; the sender writes ours.
     rtp.header.extensions = [];

@@ -1,0 +1,70 @@
+// Asks publishers to resend lost video packets (RFC 4585 generic NACK), tracked per SSRC so that
+// simulcast layers' sequence numbers never mix (werift's receiver mixes them: defect 2 in the
+// notes). Retransmissions arrive as RTX and are unwrapped by the router, which reports them here.
+
+interface SsrcState {
+  highest: number; // unwrapped
+  /** Unwrapped seq → [first noticed missing (ms), times asked, last asked (ms)]. */
+  missing: Map<number, [number, number, number]>;
+}
+
+/** Wait this long after noticing a gap before the first request (reordering is common). */
+const FIRST_ASK_MS = 10;
+/** Ask again this often while a packet is still missing. */
+const REASK_MS = 100;
+const MAX_ASKS = 5;
+/** Give up on a packet older than this (the frame is long gone). */
+const GIVE_UP_MS = 1000;
+/** Larger gaps are an outage or a stream restart, not loss worth repairing. */
+const MAX_GAP = 300;
+
+export class NackGenerator {
+  private readonly streams = new Map<number, SsrcState>();
+
+  onPacket(ssrc: number, seq16: number, now: number): void {
+    let s = this.streams.get(ssrc);
+    if (!s) {
+      this.streams.set(ssrc, { highest: seq16, missing: new Map() });
+      return;
+    }
+    // Unwrap against the highest seen so far.
+    const base = s.highest - (s.highest & 0xffff);
+    let seq = base + seq16;
+    if (seq - s.highest > 0x8000) seq -= 0x10000;
+    else if (s.highest - seq > 0x8000) seq += 0x10000;
+    if (seq > s.highest) {
+      const gap = seq - s.highest - 1;
+      if (gap > MAX_GAP) s.missing.clear();
+      else for (let m = s.highest + 1; m < seq; m++) s.missing.set(m, [now, 0, 0]);
+      s.highest = seq;
+    } else {
+      s.missing.delete(seq); // a late or retransmitted packet filled the hole
+    }
+  }
+
+  /** Sequence numbers to ask for now, per SSRC (16-bit, as they go on the wire). */
+  due(now: number): Map<number, number[]> {
+    const out = new Map<number, number[]>();
+    for (const [ssrc, s] of this.streams) {
+      for (const [seq, entry] of s.missing) {
+        const [noticed, asks, lastAsked] = entry;
+        if (now - noticed > GIVE_UP_MS || asks >= MAX_ASKS) {
+          s.missing.delete(seq);
+          continue;
+        }
+        if ((asks === 0 && now - noticed >= FIRST_ASK_MS) || (asks > 0 && now - lastAsked >= REASK_MS)) {
+          entry[1] = asks + 1;
+          entry[2] = now;
+          let list = out.get(ssrc);
+          if (!list) out.set(ssrc, (list = []));
+          list.push(seq & 0xffff);
+        }
+      }
+    }
+    return out;
+  }
+
+  forget(ssrc: number): void {
+    this.streams.delete(ssrc);
+  }
+}
