@@ -19,6 +19,7 @@ export class Forwarder {
   private forwarded = 0;
   private dropped = 0;
   private lastKeyframeAsk = 0;
+  private keyframeRequestsFromSubscriber = 0;
 
   private readonly sender: { canSendRtp(): boolean };
 
@@ -29,7 +30,12 @@ export class Forwarder {
     private readonly requestKeyframe: () => void,
   ) {
     this.sender = transceiver.sender as unknown as { canSendRtp(): boolean };
-    transceiver.sender.onPictureLossIndication.subscribe(() => requestKeyframe());
+  }
+
+  /** The subscriber lost the picture (PLI/FIR on our sending SSRC). */
+  keyframeRequested(): void {
+    this.keyframeRequestsFromSubscriber++;
+    this.requestKeyframe();
   }
 
   forward(layer: number, rtp: RtpPacket): void {
@@ -68,8 +74,8 @@ export class Forwarder {
     this.transport.sendRtp(this.transceiver, rtp);
   }
 
-  stats(): { layer: number; targetLayer: number; forwarded: number; dropped: number } {
-    return { layer: this.layer, targetLayer: this.targetLayer, forwarded: this.forwarded, dropped: this.dropped };
+  stats(): { layer: number; targetLayer: number; forwarded: number; dropped: number; plis: number } {
+    return { layer: this.layer, targetLayer: this.targetLayer, forwarded: this.forwarded, dropped: this.dropped, plis: this.keyframeRequestsFromSubscriber };
   }
 
   private chooseTarget(now: number): void {

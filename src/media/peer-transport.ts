@@ -32,6 +32,8 @@ export interface IceSettings {
 export type VideoCodecName = 'VP8' | 'H264';
 
 const TWCC_INTERVAL_MS = 50;
+/** Full Intra Request's feedback message type (RFC 5104). */
+const FIR_FMT = 4;
 
 export const EXT = {
   mid: 'urn:ietf:params:rtp-hdrext:sdes:mid',
@@ -65,9 +67,15 @@ export class PeerTransport {
   private twccTimer: NodeJS.Timeout | null = null;
   private lastMediaSsrc = 0;
   private sctpStarted = false;
+  /** Test hook: the current media path is dead until the client restarts ICE. */
+  mediaPathBroken = false;
+  iceRestarts = 0;
+  private remoteUfrag: string | null = null;
   onRtp: (rtp: RtpPacket) => void = () => {};
   onDataChannel: (channel: RTCDataChannel) => void = () => {};
   onConnectionState: (state: string) => void = () => {};
+  /** A subscriber asked for a keyframe (PLI or FIR) on one of our sending SSRCs. */
+  onKeyframeRequest: (ourSsrc: number) => void = () => {};
 
   /**
    * `extensionIds` come from the client's first offer: in a BUNDLE every m-section must use the
@@ -92,6 +100,7 @@ export class PeerTransport {
       iceUseTcp: ice.tcp,
       ...(ice.portRange ? { icePortRange: ice.portRange } : {}),
       ...(allowed.size > 0 ? { iceFilterCandidatePair: (pair) => allowed.has(pair.remoteCandidate.host) } : {}),
+      iceFilterStunResponse: () => !this.mediaPathBroken,
       bundlePolicy: 'max-bundle',
       codecs: codecs(videoCodecs),
       headerExtensions: {
@@ -114,6 +123,13 @@ export class PeerTransport {
 
   /** Applies the client's offer and returns our answer (candidates included, loopback-filtered). */
   async answer(offerSdp: string): Promise<string> {
+    const ufrag = /a=ice-ufrag:(\S+)/.exec(offerSdp)?.[1] ?? null;
+    if (this.remoteUfrag !== null && ufrag !== null && ufrag !== this.remoteUfrag) {
+      // The client restarted ICE (new credentials): werift restarts its side in setRemoteDescription.
+      this.iceRestarts++;
+      this.mediaPathBroken = false;
+    }
+    this.remoteUfrag = ufrag;
     await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
     this.disableWeriftTwcc();
     // A section the client now sends on (including one of ours it reused) must be received.
@@ -172,6 +188,7 @@ export class PeerTransport {
   }
 
   sendRtp(t: RTCRtpTransceiver, rtp: RtpPacket): void {
+    if (this.mediaPathBroken) return;
     t.sender.sendRtp(rtp).catch(() => undefined);
   }
 
@@ -217,6 +234,18 @@ export class PeerTransport {
       const packet = this.twcc.build();
       if (packet) dtls.sendRtcp([{ serialize: () => packet } as never]).catch(() => undefined);
     }, TWCC_INTERVAL_MS);
+    // werift routes PLI by the *sender's* SSRC first, which for a client that also publishes is
+    // its own media SSRC (our receiver), so subscribers' keyframe requests are picked out here.
+    dtls.onRtcp.subscribe((rtcp) => {
+      try {
+        if (rtcp.type !== RtcpPayloadSpecificFeedback.type) return;
+        const fb = (rtcp as RtcpPayloadSpecificFeedback).feedback as { count: number; mediaSsrc?: number; fir?: { ssrc: number }[] };
+        if (fb.count === PictureLossIndication.count && fb.mediaSsrc !== undefined) this.onKeyframeRequest(fb.mediaSsrc);
+        else if (fb.count === FIR_FMT) for (const e of fb.fir ?? []) this.onKeyframeRequest(e.ssrc);
+      } catch {
+        // never let a malformed RTCP packet reach further
+      }
+    });
     dtls.onRtp.subscribe((rtp) => {
       try {
         const arrival = performance.now() * 1000;

@@ -60,6 +60,12 @@ export class SfuRoom {
     const state: PeerState = { transport, routes: new Map(), nack: new NackGenerator() };
     this.peers.set(participantSid, state);
     transport.onRtp = (rtp) => this.onRtp(state, rtp);
+    transport.onKeyframeRequest = (ssrc) => {
+      for (const track of this.tracks.values()) {
+        const f = track.forwarders.get(participantSid);
+        if (f && f.transceiver.sender.ssrc === ssrc) f.keyframeRequested();
+      }
+    };
   }
 
   removePeer(participantSid: string): void {

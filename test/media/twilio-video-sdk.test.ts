@@ -230,6 +230,18 @@ for (const sdk of SDKS) {
       await closePages();
     });
 
+    test('7b. a dead media path recovers by ICE restart and video decodes again', async () => {
+      const options = { name: `ice-restart-${sdk.version}`, audio: true, video: { width: 640, height: 360, frameRate: 15 }, preferredVideoCodecs: ['VP8'] };
+      const a = await join('i-a', options);
+      await join('i-b', options);
+      await decodes(a, 'i-b');
+      const roomSid = (await server.client().video.v1.rooms(options.name).fetch()).sid;
+      assert.equal(server.tv.signaling.breakMediaPaths(roomSid), 2);
+      await waitFor('ICE restarts', () => server.tv.signaling.iceRestarts(roomSid) >= 2, 60_000);
+      const before = (await media(a))['i-b']!.video!.frames;
+      await waitFor('frames rising after the restart', async () => (await media(a))['i-b']!.video!.frames > before + 10, 20_000);
+    });
+
     test('8. data track messages sent by one participant arrive at the other', async () => {
       const options = { name: `data-${sdk.version}`, audio: false, video: false };
       const a = await join('d-a', options);

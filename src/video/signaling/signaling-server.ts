@@ -41,6 +41,22 @@ export class SignalingServer {
     return n;
   }
 
+  /**
+   * Test hook: kills the media path of every participant in a room (no STUN answers, no media)
+   * until their clients restart ICE, as a dead network path would.
+   */
+  breakMediaPaths(roomSid: string): number {
+    const entry = this.liveRooms.get(roomSid);
+    if (!entry) return 0;
+    for (const s of entry.live.sessions.values()) s.transport.mediaPathBroken = true;
+    return entry.live.sessions.size;
+  }
+
+  iceRestarts(roomSid: string): number {
+    const entry = this.liveRooms.get(roomSid);
+    return entry ? [...entry.live.sessions.values()].reduce((n, s) => n + s.transport.iceRestarts, 0) : 0;
+  }
+
   /** Media counters of every live room in this process (benchmarks, diagnostics). */
   mediaStats() {
     return [...this.liveRooms.values()].map(({ live }) => ({ roomSid: live.room.sid, tracks: live.sfu.stats() }));
