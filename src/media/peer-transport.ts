@@ -63,6 +63,8 @@ export class PeerTransport {
   private rtpSubscribed = false;
   private closed = false;
   private readonly twccId: number;
+  /** Header extension id of RFC 6464 audio levels on this transport. */
+  readonly audioLevelId: number;
   private readonly twcc: TransportCcFeedback;
   private twccTimer: NodeJS.Timeout | null = null;
   private lastMediaSsrc = 0;
@@ -112,6 +114,7 @@ export class PeerTransport {
     // werift numbers extensions 1..n itself; BUNDLE needs the client's ids, so set them after.
     for (const [e, id] of wanted) e.id = id;
     this.twccId = extensionIds.get(EXT.twcc) ?? 3;
+    this.audioLevelId = extensionIds.get(EXT.audioLevel) ?? 1;
     this.twcc = new TransportCcFeedback(this.rtcpSsrc, () => this.lastMediaSsrc);
     this.pc.onDataChannel.subscribe((channel) => this.onDataChannel(channel));
     this.pc.connectionStateChange.subscribe((state) => {

@@ -7,6 +7,7 @@ import type { PeerTransport } from './peer-transport.js';
 import type { OfferedSection } from './sdp-tracks.js';
 import { Forwarder } from './forwarder.js';
 import { NackGenerator } from './rtcp/nack-generator.js';
+import { SpeakerDetector } from './speaker-detector.js';
 
 export type TrackKind = 'audio' | 'video' | 'data';
 
@@ -42,6 +43,7 @@ interface PeerState {
 }
 
 const NACK_INTERVAL_MS = 20;
+const SPEAKER_DECISION_MS = 200;
 
 /** Keyframe requests to one publisher's track are sent at most this often. */
 const KEYFRAME_REQUEST_INTERVAL_MS = 300;
@@ -51,9 +53,21 @@ export class SfuRoom {
   private readonly tracks = new Map<string, PublishedMedia>();
 
   private readonly nackTimer: NodeJS.Timeout;
+  private readonly speakerTimer: NodeJS.Timeout;
+  private readonly speakers = new SpeakerDetector();
+  /** Called when the dominant speaker changes (participant SID). */
+  onDominantSpeaker: (participantSid: string) => void = () => {};
 
   constructor(private readonly videoCodec: 'VP8' | 'H264') {
     this.nackTimer = setInterval(() => this.sendNacks(), NACK_INTERVAL_MS);
+    this.speakerTimer = setInterval(() => {
+      const changed = this.speakers.decide(Date.now());
+      if (changed) this.onDominantSpeaker(changed);
+    }, SPEAKER_DECISION_MS);
+  }
+
+  get dominantSpeaker(): string | null {
+    return this.speakers.current;
   }
 
   addPeer(participantSid: string, transport: PeerTransport): void {
@@ -104,6 +118,7 @@ export class SfuRoom {
     const track = this.tracks.get(sid);
     if (!track) return;
     this.tracks.delete(sid);
+    if (track.kind === 'audio') this.speakers.removeTrack(sid);
     const peer = this.peers.get(track.publisherSid);
     if (peer) for (const [ssrc, route] of peer.routes) if (route.track === track) peer.routes.delete(ssrc);
   }
@@ -193,6 +208,7 @@ export class SfuRoom {
 
   close(): void {
     clearInterval(this.nackTimer);
+    clearInterval(this.speakerTimer);
     for (const sid of [...this.peers.keys()]) this.removePeer(sid);
   }
 
@@ -219,6 +235,15 @@ export class SfuRoom {
       peer.nack.onPacket(rtp.header.ssrc, rtp.header.sequenceNumber, now);
     } else {
       if (track.kind === 'video') peer.nack.onPacket(rtp.header.ssrc, rtp.header.sequenceNumber, now);
+      else if (track.kind === 'audio') {
+        const id = peer.transport.audioLevelId;
+        for (const e of rtp.header.extensions) {
+          if (e.id === id && e.payload.length > 0) {
+            this.speakers.onLevel(track.sid, track.publisherSid, e.payload[0]! & 0x7f, now);
+            break;
+          }
+        }
+      }
       if (rtp.payload.length === 0) return; // padding-only bandwidth probe
     }
     track.layerSeenAt[layer] = now;

@@ -98,6 +98,7 @@ window.tv = {
     room.on('reconnecting', (e) => log({ type: 'reconnecting', code: e && e.code }));
     room.on('reconnected', () => log({ type: 'reconnected' }));
     room.on('disconnected', (r, e) => log({ type: 'disconnected', code: e ? e.code : null }));
+    room.on('dominantSpeakerChanged', (p) => log({ type: 'dominantSpeakerChanged', identity: p ? p.identity : null }));
     return { sid: room.sid, name: room.name, localSid: room.localParticipant.sid, identity: room.localParticipant.identity };
   },
   /** Connect, expecting failure: returns the error code. */
@@ -129,6 +130,12 @@ window.tv = {
   async sentVideoSizes() {
     const stats = (await window.tv.room.getStats())[0];
     return stats.localVideoTrackStats.filter((s) => s.dimensions).map((s) => [s.dimensions.width, s.dimensions.height]);
+  },
+  quality() {
+    const room = window.tv.room;
+    const remotes = {};
+    room.participants.forEach((p) => { remotes[p.identity] = p.networkQualityLevel; });
+    return { local: room.localParticipant.networkQualityLevel, localStats: room.localParticipant.networkQualityStats ? true : false, remotes, dominant: room.dominantSpeaker ? room.dominantSpeaker.identity : null };
   },
   setVideoEnabled(on) { window.tv.room.localParticipant.videoTracks.forEach((pub) => on ? pub.track.enable() : pub.track.disable()); },
   unpublishVideo() { window.tv.room.localParticipant.videoTracks.forEach((pub) => { pub.track.stop(); window.tv.room.localParticipant.unpublishTrack(pub.track); }); },

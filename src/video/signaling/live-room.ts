@@ -5,14 +5,29 @@ import type { Room } from '../rooms/room-service.js';
 import { SfuRoom } from '../../media/sfu-room.js';
 import type { ParticipantSession } from './participant-session.js';
 import type { SubscribeRule } from '../rooms/room-service.js';
+import type { MediaSignalingRoom } from './media-signaling.js';
+import type { NqResult } from '../../media/network-quality.js';
 
-export class LiveRoom {
+export class LiveRoom implements MediaSignalingRoom {
   readonly sessions = new Map<string, ParticipantSession>();
   readonly sfu: SfuRoom;
 
   constructor(readonly room: Room) {
     const codecs = JSON.parse(room.video_codecs) as string[];
     this.sfu = new SfuRoom(codecs[0] === 'H264' ? 'H264' : 'VP8');
+    this.sfu.onDominantSpeaker = (participantSid) => {
+      for (const s of this.sessions.values()) s.msp?.activeSpeaker(participantSid);
+    };
+  }
+
+  dominantSpeaker(): string | null {
+    return this.sfu.dominantSpeaker;
+  }
+
+  remoteQualities(except: string): { sid: string; result: NqResult }[] {
+    const out: { sid: string; result: NqResult }[] = [];
+    for (const s of this.sessions.values()) if (s.participantSid !== except && s.isPresent && s.msp?.quality) out.push({ sid: s.participantSid, result: s.msp.quality });
+    return out;
   }
 
   get videoCodecs(): ('VP8' | 'H264')[] {

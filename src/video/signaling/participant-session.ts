@@ -14,6 +14,7 @@ import { PeerTransport, type IceSettings } from '../../media/peer-transport.js';
 import { parseOfferedSections, SdpError, type OfferedSection } from '../../media/sdp-tracks.js';
 import type { TcmpConnection } from './tcmp-connection.js';
 import { LiveRoom, rulesAllow } from './live-room.js';
+import { MediaSignaling } from './media-signaling.js';
 import {
   type ClientParticipantState,
   type ClientPeerConnection,
@@ -62,6 +63,7 @@ export class ParticipantSession {
   private readonly iceSeen = new Map<string, number>();
   private reconnectTimer: NodeJS.Timeout | null = null;
   state: 'connected' | 'reconnecting' | 'gone' = 'connected';
+  msp: MediaSignaling | null = null;
 
   constructor(
     readonly live: LiveRoom,
@@ -136,7 +138,14 @@ export class ParticipantSession {
       throw new TwilioError(53402, 'Client is unable to apply a remote media description: connect needs an offer');
     }
     this.pcId = pc.id;
+    this.msp = new MediaSignaling(body.media_signaling, this.participant.sid, this.live);
     const answer = await this.answerOffer(pc.description.sdp, pc.description.revision);
+    if (this.msp.wanted) {
+      // Our channels need an m=application; the client's offer has one only with a data track.
+      const hadApplication = parseOfferedSections(pc.description.sdp).some((s) => s.kind === 'application');
+      this.msp.open(this.transport);
+      if (!hadApplication) this.needsOffer = true;
+    }
     this.send({
       type: 'connected',
       session: this.sessionId,
@@ -149,8 +158,8 @@ export class ParticipantSession {
       published: this.publishedState(),
       subscribed: this.subscribedState(),
       recording: { revision: 1, is_recording: false },
+      media_signaling: this.msp.announcement(),
     });
-    void body;
     for (const other of this.live.others(this)) this.syncSubscriptionsTo(other);
     await this.maybeOffer();
   }

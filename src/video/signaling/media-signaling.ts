@@ -1,0 +1,113 @@
+// twilio-video's media-signaling channels (MSP): JSON over data channels that the server creates
+// with labels it announces in `connected`. Here: active speaker (dominant speaker events),
+// network quality (levels from the client's own reports), render hints (acknowledged) and track
+// priority (recorded). See docs/twilio-signaling-protocol.md §5.
+import type { RTCDataChannel } from 'werift';
+import type { PeerTransport } from '../../media/peer-transport.js';
+import { networkQualityPayload, scoreNetworkQuality, type NqInputs, type NqResult } from '../../media/network-quality.js';
+
+const SUPPORTED = ['active_speaker', 'network_quality', 'render_hints', 'track_priority'] as const;
+type Channel = (typeof SUPPORTED)[number];
+
+export interface MediaSignalingRoom {
+  /** The current dominant speaker's participant SID, if any. */
+  dominantSpeaker(): string | null;
+  /** Network quality of the others in the room (for `remotes`). */
+  remoteQualities(except: string): { sid: string; result: NqResult }[];
+}
+
+export class MediaSignaling {
+  private readonly requested: Set<Channel>;
+  private readonly channels = new Map<Channel, RTCDataChannel>();
+  readonly trackPriorities = new Map<string, string | null>();
+  quality: NqResult | null = null;
+
+  constructor(
+    requested: unknown,
+    private readonly participantSid: string,
+    private readonly room: MediaSignalingRoom,
+  ) {
+    const keys = requested && typeof requested === 'object' && !Array.isArray(requested) ? Object.keys(requested) : [];
+    this.requested = new Set(SUPPORTED.filter((c) => keys.includes(c)));
+  }
+
+  /** The `media_signaling` block of `connected`: channel → data-channel label. */
+  announcement(): Record<string, { transport: { type: 'data-channel'; label: string } }> {
+    return Object.fromEntries([...this.requested].map((c) => [c, { transport: { type: 'data-channel' as const, label: c } }]));
+  }
+
+  get wanted(): boolean {
+    return this.requested.size > 0;
+  }
+
+  /** Creates our side of each channel (DCEP: the client learns them from `datachannel`). */
+  open(transport: PeerTransport): void {
+    for (const name of this.requested) {
+      if (this.channels.has(name)) continue;
+      const channel = transport.createDataChannel(name, { ordered: true });
+      this.channels.set(name, channel);
+      channel.onMessage.subscribe((data) => this.receive(name, data));
+    }
+  }
+
+  activeSpeaker(participantSid: string | null): void {
+    this.send('active_speaker', { type: 'active_speaker', participant: participantSid });
+  }
+
+  private receive(name: Channel, data: string | Buffer): void {
+    let msg: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(typeof data === 'string' ? data : data.toString('utf8'));
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return;
+      msg = parsed as Record<string, unknown>;
+    } catch {
+      return; // garbage on a media-signaling channel is ignored
+    }
+    if (msg.type === 'ready') {
+      if (name === 'active_speaker') {
+        const current = this.room.dominantSpeaker();
+        if (current) this.activeSpeaker(current);
+      }
+      return;
+    }
+    if (name === 'network_quality' && msg.type === 'network_quality') this.networkQuality(msg as NqInputs);
+    else if (name === 'render_hints' && msg.type === 'render_hints') this.renderHints(msg);
+    else if (name === 'track_priority' && msg.type === 'track_priority' && typeof msg.track === 'string') {
+      this.trackPriorities.set(msg.track, typeof msg.subscribe === 'string' ? msg.subscribe : null);
+    }
+  }
+
+  /** Every report gets a reply: the client paces its next report on it. */
+  private networkQuality(inputs: NqInputs): void {
+    this.quality = scoreNetworkQuality(inputs);
+    const local = Math.max(1, Math.min(3, Number(inputs.reportLevel) || 1));
+    const remote = Math.max(0, Math.min(3, Number(inputs.remoteReportLevel) || 0));
+    const reply: Record<string, unknown> = { type: 'network_quality', local: networkQualityPayload(this.quality, local) };
+    if (remote > 0) {
+      reply.remotes = this.room.remoteQualities(this.participantSid).map(({ sid, result }) => {
+        const p = networkQualityPayload(result, remote);
+        return typeof p === 'number' ? { sid, level: p } : { sid, ...p };
+      });
+    }
+    this.send('network_quality', reply);
+  }
+
+  private renderHints(msg: Record<string, unknown>): void {
+    const subscriber = msg.subscriber as { id?: unknown; hints?: unknown } | undefined;
+    if (!subscriber || !Array.isArray(subscriber.hints)) return;
+    const hints = subscriber.hints
+      .filter((h): h is { track: string } => !!h && typeof (h as { track?: unknown }).track === 'string')
+      .map((h) => ({ track: h.track, result: 'OK' }));
+    this.send('render_hints', { type: 'render_hints', subscriber: { id: subscriber.id, hints } });
+  }
+
+  private send(name: Channel, message: unknown): void {
+    const channel = this.channels.get(name);
+    if (!channel || channel.readyState !== 'open') return;
+    try {
+      channel.send(JSON.stringify(message));
+    } catch {
+      // a closing channel is not worth failing the session over
+    }
+  }
+}

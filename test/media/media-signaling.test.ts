@@ -1,0 +1,103 @@
+// Media-signaling channels with the real SDK: the speaker is named by dominantSpeakerChanged,
+// and every participant gets network quality levels for itself and the others.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import twilio from 'twilio';
+import type { Browser } from 'playwright-core';
+import { startServer, waitFor, type TestServer } from '../helpers/server.js';
+import { launchChromium, openAppPage, PAGE_HELPERS, startAppOrigin } from '../helpers/browser.js';
+
+/** A 16-bit mono WAV: a voice-loud tone, or digital silence. */
+function wav(file: string, seconds: number, tone: boolean): void {
+  const rate = 48000;
+  const samples = rate * seconds;
+  const data = Buffer.alloc(samples * 2);
+  for (let i = 0; i < samples; i++) data.writeInt16LE(tone ? Math.round(12000 * Math.sin((2 * Math.PI * 220 * i) / rate)) : 0, i * 2);
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0);
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write('WAVEfmt ', 8);
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20);
+  header.writeUInt16LE(1, 22);
+  header.writeUInt32LE(rate, 24);
+  header.writeUInt32LE(rate * 2, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36);
+  header.writeUInt32LE(data.length, 40);
+  fs.writeFileSync(file, Buffer.concat([header, data]));
+}
+
+let server: TestServer;
+let app: { url: string; close(): Promise<void> };
+let speakerBrowser: Browser;
+let silentBrowser: Browser;
+let dir: string;
+
+before(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-audio-'));
+  wav(path.join(dir, 'voice.wav'), 10, true);
+  wav(path.join(dir, 'silence.wav'), 10, false);
+  server = await startServer('sqlite');
+  app = await startAppOrigin();
+  speakerBrowser = await launchChromium([`--use-file-for-fake-audio-capture=${path.join(dir, 'voice.wav')}`]);
+  silentBrowser = await launchChromium([`--use-file-for-fake-audio-capture=${path.join(dir, 'silence.wav')}`]);
+});
+after(async () => {
+  await speakerBrowser?.close();
+  await silentBrowser?.close();
+  await app?.close();
+  await server?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('dominantSpeakerChanged names the one who speaks; network quality levels arrive for self and others', async () => {
+  const wsServer = server.url.replace('http', 'ws') + '/signaling';
+  const options = {
+    name: 'speaker-room',
+    wsServer,
+    insights: false,
+    audio: true,
+    video: { width: 320, height: 180, frameRate: 15 },
+    preferredVideoCodecs: [{ codec: 'VP8', simulcast: true }],
+    bandwidthProfile: { video: { mode: 'collaboration', dominantSpeakerPriority: 'high' } },
+    dominantSpeaker: true,
+    networkQuality: { local: 1, remote: 1 },
+  };
+  const join = async (browser: Browser, identity: string) => {
+    const t = new twilio.jwt.AccessToken(server.accountSid, server.apiKey, server.apiSecret, { identity });
+    t.addGrant(new twilio.jwt.AccessToken.VideoGrant({}));
+    const page = await openAppPage(await browser.newContext(), app.url);
+    await page.evaluate(PAGE_HELPERS);
+    await page.evaluate(([tok, o]) => (window as any).tv.connect(tok, o), [t.toJwt(), options] as const);
+    return page;
+  };
+  const listener1 = await join(silentBrowser, 'listener-1');
+  const listener2 = await join(silentBrowser, 'listener-2');
+  const speaker = await join(speakerBrowser, 'speaker');
+  const joinedAt = Date.now();
+  for (const page of [listener1, listener2]) {
+    await waitFor('dominantSpeakerChanged to the speaker', async () => {
+      const ev = (await page.evaluate(() => (window as any).tv.events)) as { type: string; identity: string | null }[];
+      return ev.some((e) => e.type === 'dominantSpeakerChanged' && e.identity === 'speaker');
+    }, 15_000);
+  }
+  const took = Date.now() - joinedAt;
+  const ev = (await listener1.evaluate(() => (window as any).tv.events)) as { type: string; identity: string | null }[];
+  assert.ok(!ev.some((e) => e.type === 'dominantSpeakerChanged' && e.identity !== 'speaker'), 'nobody silent was ever named');
+  assert.ok(took < 15_000, `named within ${took} ms of the speaker joining`);
+
+  for (const page of [listener1, listener2, speaker]) {
+    const q = await waitFor('network quality levels', async () => {
+      const r = (await page.evaluate(() => (window as any).tv.quality())) as { local: number | null; remotes: Record<string, number | null> };
+      return r.local !== null && Object.values(r.remotes).length === 2 && Object.values(r.remotes).every((l) => l !== null) ? r : undefined;
+    }, 20_000);
+    assert.ok(q.local >= 1 && q.local <= 5, `local level ${q.local}`);
+    for (const level of Object.values(q.remotes)) assert.ok(level! >= 0 && level! <= 5);
+  }
+  assert.equal(((await speaker.evaluate(() => (window as any).tv.quality())) as { dominant: string | null }).dominant, null, 'the speaker is not their own remote dominant speaker');
+});
