@@ -96,7 +96,7 @@ test('dominantSpeakerChanged names the one who speaks; network quality levels ar
       const r = (await page.evaluate(() => (window as any).tv.quality())) as { local: number | null; remotes: Record<string, number | null> };
       return r.local !== null && Object.values(r.remotes).length === 2 && Object.values(r.remotes).every((l) => l !== null) ? r : undefined;
     }, 20_000);
-    assert.ok(q.local >= 1 && q.local <= 5, `local level ${q.local}`);
+    assert.ok(q.local! >= 1 && q.local! <= 5, `local level ${q.local}`);
     for (const level of Object.values(q.remotes)) assert.ok(level! >= 0 && level! <= 5);
   }
   assert.equal(((await speaker.evaluate(() => (window as any).tv.quality())) as { dominant: string | null }).dominant, null, 'the speaker is not their own remote dominant speaker');

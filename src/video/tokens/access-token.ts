@@ -31,7 +31,24 @@ const tokenError = {
   lifetime: (why: string) => new TwilioError(20157, `Expiration Time Exceeds Maximum Time Allowed: ${why}`, 401),
 };
 
+const HASH_OF: Record<string, string> = { HS256: 'SHA-256', HS384: 'SHA-384', HS512: 'SHA-512' };
+const MAX_CACHED_KEYS = 256;
+
 export class AccessTokenVerifier {
+  /** Imported HMAC keys: importing one per verification costs more than the HMAC itself. */
+  private readonly cryptoKeys = new Map<string, CryptoKey>();
+
+  private async hmacKey(keySid: string, alg: string, secret: string): Promise<CryptoKey> {
+    const id = `${keySid}:${alg}:${secret}`;
+    let key = this.cryptoKeys.get(id);
+    if (!key) {
+      key = await crypto.subtle.importKey('raw', Buffer.from(secret), { name: 'HMAC', hash: HASH_OF[alg]! }, false, ['verify']);
+      if (this.cryptoKeys.size >= MAX_CACHED_KEYS) this.cryptoKeys.delete(this.cryptoKeys.keys().next().value!);
+      this.cryptoKeys.set(id, key);
+    }
+    return key;
+  }
+
   constructor(
     private readonly credentials: CredentialsService,
     private readonly clock: Clock,
@@ -73,7 +90,7 @@ export class AccessTokenVerifier {
 
     let payload: Awaited<ReturnType<typeof jwtVerify>>['payload'];
     try {
-      ({ payload } = await jwtVerify(token, Buffer.from(key.secret), {
+      ({ payload } = await jwtVerify(token, await this.hmacKey(iss, header.alg, key.secret), {
         algorithms: ALGORITHMS,
         clockTolerance: this.skewSeconds,
         currentDate: new Date(this.clock.now()),
