@@ -16,6 +16,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const televisit = await createTelevisit(config);
+  // A stray rejection inside a third-party media stack must not end every visit in the process.
+  process.on('unhandledRejection', (err) => televisit.log.error({ err }, 'unhandled promise rejection'));
   if (televisit.bootstrap.createdDevCredentials) {
     // Printed once to the terminal, deliberately not through the logger.
     process.stdout.write(formatDevCredentials(televisit.bootstrap.createdDevCredentials) + '\n');

@@ -1,3 +1,4 @@
+import './unhandled.js';
 // Starts a real Televisit server for a test, on SQLite (a fresh data dir) or PostgreSQL (a
 // fresh schema in the `test` database), on a random loopback port.
 import fs from 'node:fs';

@@ -242,6 +242,23 @@ for (const sdk of SDKS) {
       await waitFor('frames rising after the restart', async () => (await media(a))['i-b']!.video!.frames > before + 10, 20_000);
     });
 
+    test('9. subscribe rules set by REST take effect live: video excluded, then included again', async () => {
+      const options = { name: `rules-${sdk.version}`, audio: true, video: { width: 320, height: 180, frameRate: 15 }, preferredVideoCodecs: ['VP8'] };
+      await join('rules-a', options);
+      const b = await join('rules-b', options);
+      await decodes(b, 'rules-a');
+      const participant = b.evaluate(() => (window as any).tv.room.localParticipant.sid) as Promise<string>;
+      const rules = server.client().video.v1.rooms(options.name).participants(await participant).subscribeRules;
+      await rules.update({ rules: [{ type: 'include', all: true }, { type: 'exclude', kind: 'video' }] });
+      await waitFor('video unsubscribed', async () => (await events(b)).some((e) => e.type === 'trackUnsubscribed' && e.kind === 'video'), 15_000);
+      assert.ok(!(await events(b)).some((e) => e.type === 'trackUnsubscribed' && e.kind === 'audio'), 'audio stays');
+      const subscribed = await server.client().video.v1.rooms(options.name).participants(await participant).subscribedTracks.list();
+      assert.deepEqual(subscribed.map((t) => t.kind), ['audio']);
+      await rules.update({ rules: [{ type: 'include', all: true }] });
+      await waitFor('video subscribed again', async () => (await events(b)).filter((e) => e.type === 'trackSubscribed' && e.kind === 'video').length >= 2, 15_000);
+      await decodes(b, 'rules-a');
+    });
+
     test('8. data track messages sent by one participant arrive at the other', async () => {
       const options = { name: `data-${sdk.version}`, audio: false, video: false };
       const a = await join('d-a', options);

@@ -2,7 +2,19 @@
 // readers for what arrives: anything malformed becomes a SignalingInputError, never a crash.
 // See docs/twilio-signaling-protocol.md for the protocol itself.
 
+import { TwilioError } from '../errors.js';
+
 export class SignalingInputError extends Error {}
+
+/**
+ * The Twilio error a signaling failure is reported to the client with. `unexpected` marks a bug
+ * of ours (worth an error log) rather than bad input or a refusal.
+ */
+export function signalingError(err: unknown, fallback: TwilioError): { error: TwilioError; unexpected: boolean } {
+  if (err instanceof TwilioError) return { error: err, unexpected: false };
+  if (err instanceof SignalingInputError) return { error: new TwilioError(53004, `Client sent an invalid signaling message: ${err.message}`), unexpected: false };
+  return { error: fallback, unexpected: true };
+}
 
 export interface ClientTrack {
   id: string;

@@ -19,7 +19,7 @@ import {
   type ClientParticipantState,
   type ClientPeerConnection,
   type ServerParticipantState,
-  SignalingInputError,
+  signalingError,
 } from './messages.js';
 
 interface Publication {
@@ -457,27 +457,18 @@ export class ParticipantSession {
   // ---------------------------------------------------------------- plumbing
 
   send(body: Record<string, unknown>): void {
-    if (process.env.TELEVISIT_TRACE_SDP) require_fs().appendFileSync(process.env.TELEVISIT_TRACE_SDP, JSON.stringify(body, null, 1) + '\n');
-    if (process.env.TELEVISIT_TRACE_SIGNALING) console.error('>>', this.identity, JSON.stringify(body, (k, v) => (k === 'sdp' ? `${String(v).length} bytes` : v)));
+    this.log.trace({ type: body.type }, 'signaling message out');
     if (this.tcmp?.isOpen) this.tcmp.send(body);
   }
 
   private fail(err: unknown): void {
     if (this.state === 'gone') return;
-    const twilio =
-      err instanceof TwilioError
-        ? err
-        : err instanceof SignalingInputError
-          ? new TwilioError(53004, `Client sent an invalid signaling message: ${err.message}`)
-          : new TwilioError(53403, 'Server is unable to apply a remote media description');
-    if (!(err instanceof TwilioError) && !(err instanceof SignalingInputError)) this.log.error({ err }, 'signaling session failed');
+    const { error: twilio, unexpected } = signalingError(err, new TwilioError(53403, 'Server is unable to apply a remote media description'));
+    if (unexpected) this.log.error({ err }, 'signaling session failed');
     else this.log.info({ code: twilio.code, participant: this.participant.sid }, 'signaling session ended with an error');
     void this.leave({ kind: 'left' }, { type: 'error', code: twilio.code, message: twilio.message });
   }
 }
-
-import fs from 'node:fs';
-const require_fs = () => fs;
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -15,7 +15,7 @@ import { isSid } from '../../util/sid.js';
 import { MAX_FRAME_BYTES, TcmpConnection } from './tcmp-connection.js';
 import { LiveRoom } from './live-room.js';
 import { ParticipantSession } from './participant-session.js';
-import { readParticipant, readPeerConnections, readString, SignalingInputError } from './messages.js';
+import { readParticipant, readPeerConnections, readString, SignalingInputError, signalingError } from './messages.js';
 
 export class SignalingServer {
   private readonly liveRooms = new Map<string, { live: LiveRoom; unsubscribe: () => void }>();
@@ -84,7 +84,7 @@ export class SignalingServer {
       onBody: (body) => {
         if (busy) return;
         const type = body.type;
-        if (process.env.TELEVISIT_TRACE_SIGNALING) console.error('<<', session?.identity, JSON.stringify(body, (k, v) => (k === 'sdp' ? `${String(v).length} bytes` : k === 'token' ? '[token]' : v)));
+        this.log.trace({ type }, 'signaling message in');
         if (session) {
           const s = session;
           if (type === 'update') {
@@ -172,13 +172,8 @@ export class SignalingServer {
   }
 
   private refuse(tcmp: TcmpConnection, err: unknown): void {
-    const twilio =
-      err instanceof TwilioError
-        ? err
-        : err instanceof SignalingInputError
-          ? new TwilioError(53004, `Client sent an invalid signaling message: ${err.message}`)
-          : new TwilioError(53104, 'Unable to connect to Room');
-    if (!(err instanceof TwilioError) && !(err instanceof SignalingInputError)) this.log.error({ err }, 'signaling failed');
+    const { error: twilio, unexpected } = signalingError(err, new TwilioError(53104, 'Unable to connect to Room'));
+    if (unexpected) this.log.error({ err }, 'signaling failed');
     tcmp.send({ type: 'error', code: twilio.code, message: twilio.message });
     tcmp.close(1000, 'Normal');
   }
