@@ -19,6 +19,10 @@ export class Forwarder {
   private forwarded = 0;
   private dropped = 0;
   private lastKeyframeAsk = 0;
+  /** The subscriber renders this track this tall (render hints); 0 = unknown. Recorded for layer choice. */
+  private renderHeight = 0;
+  /** Switched off: the subscriber does not show the track (render hint enabled=false). */
+  private paused = false;
   private keyframeRequestsFromSubscriber = 0;
 
   private readonly sender: { canSendRtp(): boolean };
@@ -30,6 +34,23 @@ export class Forwarder {
     private readonly requestKeyframe: () => void,
   ) {
     this.sender = transceiver.sender as unknown as { canSendRtp(): boolean };
+  }
+
+  /** Render hints: a hidden track is switched off; a small one gets a small layer. */
+  setRenderHint(hint: { enabled?: boolean; height?: number }): void {
+    if (hint.height !== undefined && hint.height > 0) this.renderHeight = hint.height;
+    if (hint.enabled !== undefined && this.paused === hint.enabled) {
+      this.paused = !hint.enabled;
+      if (!this.paused) {
+        this.layer = -1; // resume at a keyframe
+        this.requestKeyframe();
+      }
+    }
+    this.lastTargetCheck = 0;
+  }
+
+  get switchedOff(): boolean {
+    return this.paused;
   }
 
   /** The subscriber lost the picture (PLI/FIR on our sending SSRC). */
@@ -45,6 +66,10 @@ export class Forwarder {
     if (!this.sender.canSendRtp()) {
       this.dropped++;
       if (this.layer !== -1) this.layer = -1;
+      return;
+    }
+    if (this.paused) {
+      this.dropped++;
       return;
     }
     if (this.track.kind === 'audio') {
@@ -74,11 +99,23 @@ export class Forwarder {
     this.transport.sendRtp(this.transceiver, rtp);
   }
 
-  stats(): { layer: number; targetLayer: number; forwarded: number; dropped: number; plis: number } {
-    return { layer: this.layer, targetLayer: this.targetLayer, forwarded: this.forwarded, dropped: this.dropped, plis: this.keyframeRequestsFromSubscriber };
+  stats() {
+    return {
+      layer: this.layer,
+      targetLayer: this.targetLayer,
+      forwarded: this.forwarded,
+      dropped: this.dropped,
+      plis: this.keyframeRequestsFromSubscriber,
+      renderHeight: this.renderHeight,
+      switchedOff: this.paused,
+    };
   }
 
   private chooseTarget(now: number): void {
+    // Layer choice by bandwidth and render size is issue 4's work. Measured here: Chromium 156 with
+    // twilio-video's SSRC-munged simulcast sends all three layers at the capture size, with the
+    // first SSRC of the SIM group carrying the most bits, so neither SIM order nor picture height
+    // ranks layers; a ranking by measured bitrate will.
     const seen = this.track.layerSeenAt;
     let best = -1;
     for (let i = seen.length - 1; i >= 0; i--) {

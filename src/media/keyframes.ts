@@ -1,5 +1,35 @@
 // Does an RTP payload start a keyframe? Needed to switch simulcast layers cleanly.
 
+/** Where the VP8 payload (frame header) starts after the payload descriptor, or -1. */
+function vp8HeaderOffset(payload: Uint8Array): number {
+  if (payload.length < 1) return -1;
+  const b0 = payload[0]!;
+  let i = 1;
+  if (b0 & 0x80) {
+    if (payload.length < 2) return -1;
+    const x = payload[1]!;
+    i = 2;
+    if (x & 0x80) {
+      if (payload.length <= i) return -1;
+      i += payload[i]! & 0x80 ? 2 : 1;
+    }
+    if (x & 0x40) i += 1;
+    if (x & 0x30) i += 1;
+  }
+  return payload.length > i ? i : -1;
+}
+
+/** A VP8 keyframe's coded size (from its frame header), or null. */
+export function vp8KeyframeSize(payload: Uint8Array): { width: number; height: number } | null {
+  if (!isVp8Keyframe(payload)) return null;
+  const i = vp8HeaderOffset(payload);
+  // 3-byte frame tag, 3-byte start code 9d 01 2a, then 14-bit width and height (2 scale bits each).
+  if (i < 0 || payload.length < i + 10 || payload[i + 3] !== 0x9d || payload[i + 4] !== 0x01 || payload[i + 5] !== 0x2a) return null;
+  const width = (payload[i + 6]! | (payload[i + 7]! << 8)) & 0x3fff;
+  const height = (payload[i + 8]! | (payload[i + 9]! << 8)) & 0x3fff;
+  return { width, height };
+}
+
 /** VP8 (RFC 7741): the payload descriptor, then the frame header's P bit (0 = keyframe). */
 export function isVp8Keyframe(payload: Uint8Array): boolean {
   if (payload.length < 1) return false;

@@ -8,6 +8,7 @@ import type { OfferedSection } from './sdp-tracks.js';
 import { Forwarder } from './forwarder.js';
 import { NackGenerator } from './rtcp/nack-generator.js';
 import { SpeakerDetector } from './speaker-detector.js';
+import { vp8KeyframeSize } from './keyframes.js';
 
 export type TrackKind = 'audio' | 'video' | 'data';
 
@@ -28,6 +29,8 @@ export interface PublishedMedia {
   layerSeenAt: number[];
   /** Packets received per layer (for stats and benchmarks). */
   layerPackets: number[];
+  /** Coded picture height of each layer, read from its keyframes (VP8). */
+  layerHeights: number[];
   forwarders: Map<string, Forwarder>;
   /** Data tracks: the publisher's channel and the subscribers' channels. */
   dataChannel: RTCDataChannel | null;
@@ -106,6 +109,7 @@ export class SfuRoom {
       layerSsrcs: [],
       layerSeenAt: [],
       layerPackets: [],
+      layerHeights: [],
       forwarders: new Map(),
       dataChannel: null,
       dataSubscribers: new Map(),
@@ -157,6 +161,11 @@ export class SfuRoom {
     if (track.kind === 'video') this.requestKeyframe(track);
   }
 
+  /** What a subscriber's render hints say about one track: shown or not, and how tall. */
+  setRenderHint(trackSid: string, subscriberSid: string, hint: { enabled?: boolean; height?: number }): void {
+    this.tracks.get(trackSid)?.forwarders.get(subscriberSid)?.setRenderHint(hint);
+  }
+
   detachSubscriber(trackSid: string, subscriberSid: string): void {
     const track = this.tracks.get(trackSid);
     track?.forwarders.delete(subscriberSid);
@@ -202,6 +211,7 @@ export class SfuRoom {
       publisher: t.publisherSid,
       layerSsrcs: t.layerSsrcs,
       layerPackets: t.layerPackets,
+      layerHeights: t.layerHeights,
       forwarders: [...t.forwarders].map(([sub, f]) => ({ subscriber: sub, ...f.stats() })),
     }));
   }
@@ -247,6 +257,10 @@ export class SfuRoom {
       if (rtp.payload.length === 0) return; // padding-only bandwidth probe
     }
     track.layerSeenAt[layer] = now;
+    if (track.codec === 'VP8' && track.layerSsrcs.length > 1 && (rtp.payload[0]! & 0x10) !== 0) {
+      const size = vp8KeyframeSize(rtp.payload);
+      if (size) track.layerHeights[layer] = size.height;
+    }
     track.layerPackets[layer] = (track.layerPackets[layer] ?? 0) + 1;
     // The publisher's header extensions use its own ids; the sender writes ours.
     rtp.header.extensions = [];

@@ -87,6 +87,8 @@ window.tv = {
         log({ type: 'trackSubscribed', identity: p.identity, kind: track.kind, sid: track.sid });
         if (track.kind === 'data') track.on('message', (m) => window.tv.dataReceived.push({ from: p.identity, data: m }));
         else { const el = track.attach(); el.id = 'media-' + track.sid; el.muted = true; document.body.appendChild(el); }
+        track.on('switchedOff', () => log({ type: 'switchedOff', identity: p.identity, kind: track.kind }));
+        track.on('switchedOn', () => log({ type: 'switchedOn', identity: p.identity, kind: track.kind }));
       });
       p.on('trackUnsubscribed', (track) => { log({ type: 'trackUnsubscribed', identity: p.identity, kind: track.kind, sid: track.sid }); if (track.kind !== 'data') track.detach().forEach((el) => el.remove()); });
       p.on('trackDisabled', (pub) => log({ type: 'trackDisabled', identity: p.identity, kind: pub.kind }));
@@ -136,6 +138,19 @@ window.tv = {
     const remotes = {};
     room.participants.forEach((p) => { remotes[p.identity] = p.networkQualityLevel; });
     return { local: room.localParticipant.networkQualityLevel, localStats: room.localParticipant.networkQualityStats ? true : false, remotes, dominant: room.dominantSpeaker ? room.dominantSpeaker.identity : null };
+  },
+  /** Shows a remote participant's video at this CSS size (0 hides it). */
+  sizeVideo(identity, width, height) {
+    for (const p of window.tv.room.participants.values()) {
+      if (p.identity !== identity) continue;
+      for (const pub of p.videoTracks.values()) {
+        const el = pub.track && document.getElementById('media-' + pub.trackSid);
+        if (!el) continue;
+        el.style.display = width === 0 ? 'none' : 'block';
+        el.style.width = width + 'px';
+        el.style.height = height + 'px';
+      }
+    }
   },
   setVideoEnabled(on) { window.tv.room.localParticipant.videoTracks.forEach((pub) => on ? pub.track.enable() : pub.track.disable()); },
   unpublishVideo() { window.tv.room.localParticipant.videoTracks.forEach((pub) => { pub.track.stop(); window.tv.room.localParticipant.unpublishTrack(pub.track); }); },

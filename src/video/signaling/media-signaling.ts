@@ -6,8 +6,13 @@ import type { RTCDataChannel } from 'werift';
 import type { PeerTransport } from '../../media/peer-transport.js';
 import { networkQualityPayload, scoreNetworkQuality, type NqInputs, type NqResult } from '../../media/network-quality.js';
 
-const SUPPORTED = ['active_speaker', 'network_quality', 'render_hints', 'track_priority'] as const;
+const SUPPORTED = ['active_speaker', 'network_quality', 'render_hints', 'track_priority', 'track_switch_off'] as const;
 type Channel = (typeof SUPPORTED)[number];
+
+export interface RenderHint {
+  enabled?: boolean;
+  height?: number;
+}
 
 export interface MediaSignalingRoom {
   /** The current dominant speaker's participant SID, if any. */
@@ -21,6 +26,8 @@ export class MediaSignaling {
   private readonly channels = new Map<Channel, RTCDataChannel>();
   readonly trackPriorities = new Map<string, string | null>();
   quality: NqResult | null = null;
+  /** The subscriber's render hint for one of its remote tracks (by track SID). */
+  onRenderHint: (trackSid: string, hint: RenderHint) => void = () => {};
 
   constructor(
     requested: unknown,
@@ -48,6 +55,12 @@ export class MediaSignaling {
       this.channels.set(name, channel);
       channel.onMessage.subscribe((data) => this.receive(name, data));
     }
+  }
+
+  /** Tells the client which of its remote tracks are switched off or back on (by track SID). */
+  switchOff(off: string[], on: string[]): void {
+    if (off.length === 0 && on.length === 0) return;
+    this.send('track_switch_off', { type: 'track_switch_off', ...(off.length ? { off } : {}), ...(on.length ? { on } : {}) });
   }
 
   activeSpeaker(participantSid: string | null): void {
@@ -95,9 +108,15 @@ export class MediaSignaling {
   private renderHints(msg: Record<string, unknown>): void {
     const subscriber = msg.subscriber as { id?: unknown; hints?: unknown } | undefined;
     if (!subscriber || !Array.isArray(subscriber.hints)) return;
-    const hints = subscriber.hints
-      .filter((h): h is { track: string } => !!h && typeof (h as { track?: unknown }).track === 'string')
-      .map((h) => ({ track: h.track, result: 'OK' }));
+    const valid = subscriber.hints.filter((h): h is { track: string; enabled?: unknown; render_dimensions?: { height?: unknown } } => !!h && typeof (h as { track?: unknown }).track === 'string');
+    for (const h of valid) {
+      const hint: RenderHint = {};
+      if (typeof h.enabled === 'boolean') hint.enabled = h.enabled;
+      const height = h.render_dimensions?.height;
+      if (typeof height === 'number' && Number.isFinite(height) && height > 0) hint.height = height;
+      this.onRenderHint(h.track, hint);
+    }
+    const hints = valid.map((h) => ({ track: h.track, result: 'OK' }));
     this.send('render_hints', { type: 'render_hints', subscriber: { id: subscriber.id, hints } });
   }
 

@@ -139,6 +139,7 @@ export class ParticipantSession {
     }
     this.pcId = pc.id;
     this.msp = new MediaSignaling(body.media_signaling, this.participant.sid, this.live);
+    this.msp.onRenderHint = (trackSid, hint) => this.renderHint(trackSid, hint);
     const answer = await this.answerOffer(pc.description.sdp, pc.description.revision);
     if (this.msp.wanted) {
       // Our channels need an m=application; the client's offer has one only with a data track.
@@ -387,6 +388,15 @@ export class ParticipantSession {
         await this.maybeOffer();
       }
     });
+  }
+
+  /** Render hints switch a track off and on for this subscriber and cap its simulcast layer. */
+  private renderHint(trackSid: string, hint: { enabled?: boolean; height?: number }): void {
+    const forwarder = this.live.sfu.getTrack(trackSid)?.forwarders.get(this.participant.sid);
+    if (!forwarder) return;
+    const wasOff = forwarder.switchedOff;
+    this.live.sfu.setRenderHint(trackSid, this.participant.sid, hint);
+    if (forwarder.switchedOff !== wasOff) this.msp?.switchOff(forwarder.switchedOff ? [trackSid] : [], forwarder.switchedOff ? [] : [trackSid]);
   }
 
   ownsTrack(trackSid: string): boolean {
