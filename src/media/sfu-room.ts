@@ -31,6 +31,8 @@ export interface PublishedMedia {
   layerPackets: number[];
   /** Coded picture height of each layer, read from its keyframes (VP8). */
   layerHeights: number[];
+  /** Payload bytes received per layer (bitrates are measured from these). */
+  layerBytes: number[];
   forwarders: Map<string, Forwarder>;
   /** Data tracks: the publisher's channel and the subscribers' channels. */
   dataChannel: RTCDataChannel | null;
@@ -110,6 +112,7 @@ export class SfuRoom {
       layerSeenAt: [],
       layerPackets: [],
       layerHeights: [],
+      layerBytes: [],
       forwarders: new Map(),
       dataChannel: null,
       dataSubscribers: new Map(),
@@ -143,6 +146,7 @@ export class SfuRoom {
       track.layerSsrcs = section.layerSsrcs;
       track.layerSeenAt = section.layerSsrcs.map(() => 0);
       track.layerPackets = section.layerSsrcs.map(() => 0);
+      track.layerBytes = section.layerSsrcs.map(() => 0);
       section.layerSsrcs.forEach((ssrc, layer) => peer.routes.set(ssrc, { track, layer, rtx: false }));
       for (const [rtx, primary] of section.rtxOf) {
         const layer = section.layerSsrcs.indexOf(primary);
@@ -212,6 +216,7 @@ export class SfuRoom {
       layerSsrcs: t.layerSsrcs,
       layerPackets: t.layerPackets,
       layerHeights: t.layerHeights,
+      layerBytes: t.layerBytes,
       forwarders: [...t.forwarders].map(([sub, f]) => ({ subscriber: sub, ...f.stats() })),
     }));
   }
@@ -262,6 +267,7 @@ export class SfuRoom {
       if (size) track.layerHeights[layer] = size.height;
     }
     track.layerPackets[layer] = (track.layerPackets[layer] ?? 0) + 1;
+    track.layerBytes[layer] = (track.layerBytes[layer] ?? 0) + rtp.payload.length;
     // The publisher's header extensions use its own ids; the sender writes ours.
     rtp.header.extensions = [];
     for (const forwarder of track.forwarders.values()) forwarder.forward(layer, rtp);

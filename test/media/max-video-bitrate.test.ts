@@ -1,0 +1,63 @@
+// The seed's low-end phone setting: a 640x480 publisher with maxVideoBitrate 500 kbps never
+// sends more than that, measured at the server second by second, while the other side decodes.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import twilio from 'twilio';
+import type { Browser, BrowserContext } from 'playwright-core';
+import { startServer, waitFor, type TestServer } from '../helpers/server.js';
+import { launchChromium, openAppPage, PAGE_HELPERS, startAppOrigin } from '../helpers/browser.js';
+
+let server: TestServer;
+let browser: Browser;
+let context: BrowserContext;
+let app: { url: string; close(): Promise<void> };
+
+before(async () => {
+  server = await startServer('sqlite');
+  app = await startAppOrigin();
+  browser = await launchChromium();
+  context = await browser.newContext();
+});
+after(async () => {
+  await context?.close();
+  await browser?.close();
+  await app?.close();
+  await server?.stop();
+});
+
+test('a 640x480 publisher with maxVideoBitrate 500000 stays under it', async () => {
+  const wsServer = server.url.replace('http', 'ws') + '/signaling';
+  const join = async (identity: string, extra: Record<string, unknown>) => {
+    const t = new twilio.jwt.AccessToken(server.accountSid, server.apiKey, server.apiSecret, { identity });
+    t.addGrant(new twilio.jwt.AccessToken.VideoGrant({}));
+    const page = await openAppPage(context, app.url);
+    await page.evaluate(PAGE_HELPERS);
+    await page.evaluate(([tok, o]) => (window as any).tv.connect(tok, o), [t.toJwt(), { name: 'phone-room', wsServer, insights: false, audio: true, preferredVideoCodecs: ['VP8'], ...extra }] as const);
+    return page;
+  };
+  await join('phone', { video: { width: 640, height: 480, frameRate: 24 }, maxVideoBitrate: 500_000 });
+  const desk = await join('desk', { video: { width: 640, height: 360, frameRate: 24 } });
+  await waitFor('desk decodes the phone', async () => {
+    const m = (await desk.evaluate(() => (window as any).tv.media())) as Record<string, { video: { frames: number; width: number } | null }>;
+    return (m.phone?.video?.frames ?? 0) > 20 ? m : undefined;
+  }, 30_000);
+  const phoneTrack = () => {
+    const room = server.tv.signaling.mediaStats()[0]!;
+    const phoneSid = [...(server.tv.signaling as unknown as { sessions: Map<string, { identity: string; participantSid: string }> }).sessions.values()].find((s) => s.identity === 'phone')!.participantSid;
+    return room.tracks.find((t) => t.kind === 'video' && t.publisher === phoneSid)!;
+  };
+  const rates: number[] = [];
+  let last = phoneTrack().layerBytes.reduce((a, b) => a + b, 0);
+  let lastAt = Date.now();
+  for (let i = 0; i < 10; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const bytes = phoneTrack().layerBytes.reduce((a, b) => a + b, 0);
+    const now = Date.now();
+    rates.push(((bytes - last) * 8) / ((now - lastAt) / 1000));
+    last = bytes;
+    lastAt = now;
+  }
+  const max = Math.max(...rates);
+  assert.ok(max > 50_000, `the phone is really sending (${Math.round(max)} bit/s)`);
+  assert.ok(max <= 500_000, `never over 500 kbps of video payload: ${rates.map((r) => Math.round(r / 1000)).join(', ')} kbps`);
+});
