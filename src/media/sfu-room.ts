@@ -38,6 +38,7 @@ export interface PublishedMedia {
   dataChannel: RTCDataChannel | null;
   dataSubscribers: Map<string, RTCDataChannel>;
   lastKeyframeRequest: number;
+  keyframeTimer: NodeJS.Timeout | null;
   codec: 'VP8' | 'H264' | 'opus';
 }
 
@@ -117,6 +118,7 @@ export class SfuRoom {
       dataChannel: null,
       dataSubscribers: new Map(),
       lastKeyframeRequest: 0,
+      keyframeTimer: null,
       codec: kind === 'audio' ? 'opus' : this.videoCodec,
     });
   }
@@ -125,6 +127,7 @@ export class SfuRoom {
     const track = this.tracks.get(sid);
     if (!track) return;
     this.tracks.delete(sid);
+    if (track.keyframeTimer) clearTimeout(track.keyframeTimer);
     if (track.kind === 'audio') this.speakers.removeTrack(sid);
     const peer = this.peers.get(track.publisherSid);
     if (peer) for (const [ssrc, route] of peer.routes) if (route.track === track) peer.routes.delete(ssrc);
@@ -198,9 +201,23 @@ export class SfuRoom {
     this.tracks.get(trackSid)?.dataSubscribers.set(subscriberSid, channel);
   }
 
+  /**
+   * Asks the publisher for a keyframe, at most once per interval; a request inside the interval is
+   * deferred to its end rather than dropped (a subscriber that just became ready must not wait).
+   */
   requestKeyframe(track: PublishedMedia): void {
+    if (track.kind !== 'video') return;
     const now = Date.now();
-    if (track.kind !== 'video' || now - track.lastKeyframeRequest < KEYFRAME_REQUEST_INTERVAL_MS) return;
+    const wait = track.lastKeyframeRequest + KEYFRAME_REQUEST_INTERVAL_MS - now;
+    if (wait > 0) {
+      if (!track.keyframeTimer) {
+        track.keyframeTimer = setTimeout(() => {
+          track.keyframeTimer = null;
+          if (this.tracks.get(track.sid) === track) this.requestKeyframe(track);
+        }, wait);
+      }
+      return;
+    }
     track.lastKeyframeRequest = now;
     const publisher = this.peers.get(track.publisherSid);
     if (!publisher) return;
