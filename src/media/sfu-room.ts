@@ -163,9 +163,10 @@ export class SfuRoom {
     const track = this.tracks.get(trackSid);
     const peer = this.peers.get(subscriberSid);
     if (!track || !peer) return;
+    // No keyframe request yet: the forwarder asks once the subscriber can receive. An earlier
+    // request's keyframe would be lost, and publishers limit how often they make keyframes.
     const forwarder = new Forwarder(track, peer.transport, transceiver, () => this.requestKeyframe(track));
     track.forwarders.set(subscriberSid, forwarder);
-    if (track.kind === 'video') this.requestKeyframe(track);
   }
 
   /** What a subscriber's render hints say about one track: shown or not, and how tall. */
