@@ -153,6 +153,7 @@ export class PeerTransport {
     this.disableWeriftTwcc();
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
+    this.prepareSctpIds();
     return this.localSdp();
   }
 
@@ -218,7 +219,9 @@ export class PeerTransport {
   }
 
   createDataChannel(label: string, opts: { ordered?: boolean; maxRetransmits?: number; maxPacketLifeTime?: number } = {}): RTCDataChannel {
-    return this.pc.createDataChannel(label, opts);
+    const channel = this.pc.createDataChannel(label, opts);
+    this.prepareSctpIds();
+    return channel;
   }
 
   close(): void {
@@ -267,10 +270,20 @@ export class PeerTransport {
   }
 
   /**
+   * werift picks data-channel stream ids only in its SCTP start(); when the client's side opens the
+   * association first, queued channels would be flushed with no id (a TypeError in werift).
+   */
+  private prepareSctpIds(): void {
+    const sctp = this.pc.sctpTransport as unknown as { dataChannelId?: number; isServer: boolean; dtlsTransport?: { iceTransport?: unknown } } | undefined;
+    if (sctp && sctp.dataChannelId === undefined && sctp.dtlsTransport?.iceTransport) sctp.dataChannelId = sctp.isServer ? 0 : 1;
+  }
+
+  /**
    * werift starts SCTP only while first connecting; when data channels arrive by renegotiation
    * (a data track published later, or our media-signaling channels) we start it ourselves.
    */
   private startLateSctp(): void {
+    this.prepareSctpIds();
     const sctp = this.pc.sctpTransport;
     if (!sctp || this.sctpStarted || !this.isConnected) return;
     this.sctpStarted = true;

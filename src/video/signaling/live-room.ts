@@ -16,7 +16,7 @@ export class LiveRoom implements MediaSignalingRoom {
     const codecs = JSON.parse(room.video_codecs) as string[];
     this.sfu = new SfuRoom(codecs[0] === 'H264' ? 'H264' : 'VP8');
     this.sfu.onDominantSpeaker = (participantSid) => {
-      for (const s of this.sessions.values()) s.msp?.activeSpeaker(participantSid);
+      for (const s of this.sessions.values()) s.announceDominantSpeaker(participantSid);
     };
   }
 

@@ -348,6 +348,16 @@ export class ParticipantSession {
 
   // ---------------------------------------------------------------- what the client receives
 
+  /**
+   * Through the session's queue, so it never overtakes the update that introduces the speaker:
+   * the SDK ignores a dominant speaker it does not know yet.
+   */
+  announceDominantSpeaker(participantSid: string): void {
+    this.enqueue(async () => {
+      if (this.isPresent) this.msp?.activeSpeaker(participantSid);
+    });
+  }
+
   remoteParticipantChanged(other: ParticipantSession): void {
     this.enqueue(async () => {
       if (!this.isPresent) return;
@@ -356,6 +366,8 @@ export class ParticipantSession {
       const message: Record<string, unknown> = { type: 'update', participants: [other.publicState()] };
       if (this.subscribedRevision !== subscribedBefore && !this.needsOffer) message.subscribed = this.subscribedState();
       this.send(message);
+      // If they were already the dominant speaker before this client knew them, say so again now.
+      if (this.live.dominantSpeaker() === other.participantSid) this.msp?.activeSpeaker(other.participantSid);
       await this.maybeOffer();
     });
   }
