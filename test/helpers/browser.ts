@@ -160,3 +160,46 @@ window.tv = {
   disconnect() { window.tv.room.disconnect(); },
 };
 `;
+
+/** One server, one app origin and one Chromium for a browser test file, with a join() helper. */
+export interface BrowserFixture {
+  server: import('./server.js').TestServer;
+  wsServer: string;
+  /** A twilio AccessToken with a VideoGrant (optionally limited to a room). */
+  token(identity: string, room?: string): string;
+  /** Opens a page on the app origin and connects it with these options (wsServer, insights added). */
+  join(identity: string, options: Record<string, unknown>): Promise<Page>;
+  close(): Promise<void>;
+}
+
+export async function startBrowserFixture(serverOptions: import('./server.js').TestServerOptions = {}, contextOptions: Parameters<Browser['newContext']>[0] = {}): Promise<BrowserFixture> {
+  const { startServer } = await import('./server.js');
+  const twilio = (await import('twilio')).default;
+  const server = await startServer('sqlite', serverOptions);
+  const app = await startAppOrigin();
+  const browser = await launchChromium();
+  const context = await browser.newContext(contextOptions);
+  const wsServer = server.url.replace('http', 'ws') + '/signaling';
+  const token = (identity: string, room?: string): string => {
+    const t = new twilio.jwt.AccessToken(server.accountSid, server.apiKey, server.apiSecret, { identity });
+    t.addGrant(new twilio.jwt.AccessToken.VideoGrant(room ? { room } : {}));
+    return t.toJwt();
+  };
+  return {
+    server,
+    wsServer,
+    token,
+    async join(identity, options) {
+      const page = await openAppPage(context, app.url);
+      await page.evaluate(PAGE_HELPERS);
+      await page.evaluate(([tok, o]) => (window as any).tv.connect(tok, o), [token(identity), { ...options, wsServer, insights: false }] as const);
+      return page;
+    },
+    async close() {
+      await context.close();
+      await browser.close();
+      await app.close();
+      await server.stop();
+    },
+  };
+}

@@ -2,39 +2,18 @@
 // sends more than that, measured at the server second by second, while the other side decodes.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import twilio from 'twilio';
-import type { Browser, BrowserContext } from 'playwright-core';
-import { startServer, waitFor, type TestServer } from '../helpers/server.js';
-import { launchChromium, openAppPage, PAGE_HELPERS, startAppOrigin } from '../helpers/browser.js';
+import { waitFor } from '../helpers/server.js';
+import { startBrowserFixture, type BrowserFixture } from '../helpers/browser.js';
 
-let server: TestServer;
-let browser: Browser;
-let context: BrowserContext;
-let app: { url: string; close(): Promise<void> };
-
+let fx: BrowserFixture;
 before(async () => {
-  server = await startServer('sqlite');
-  app = await startAppOrigin();
-  browser = await launchChromium();
-  context = await browser.newContext();
+  fx = await startBrowserFixture();
 });
-after(async () => {
-  await context?.close();
-  await browser?.close();
-  await app?.close();
-  await server?.stop();
-});
+after(async () => fx?.close());
 
 test('a 640x480 publisher with maxVideoBitrate 500000 stays under it', async () => {
-  const wsServer = server.url.replace('http', 'ws') + '/signaling';
-  const join = async (identity: string, extra: Record<string, unknown>) => {
-    const t = new twilio.jwt.AccessToken(server.accountSid, server.apiKey, server.apiSecret, { identity });
-    t.addGrant(new twilio.jwt.AccessToken.VideoGrant({}));
-    const page = await openAppPage(context, app.url);
-    await page.evaluate(PAGE_HELPERS);
-    await page.evaluate(([tok, o]) => (window as any).tv.connect(tok, o), [t.toJwt(), { name: 'phone-room', wsServer, insights: false, audio: true, preferredVideoCodecs: ['VP8'], ...extra }] as const);
-    return page;
-  };
+  const server = fx.server;
+  const join = (identity: string, extra: Record<string, unknown>) => fx.join(identity, { name: 'phone-room', audio: true, preferredVideoCodecs: ['VP8'], ...extra });
   await join('phone', { video: { width: 640, height: 480, frameRate: 24 }, maxVideoBitrate: 500_000 });
   const desk = await join('desk', { video: { width: 640, height: 360, frameRate: 24 } });
   await waitFor('desk decodes the phone', async () => {

@@ -2,48 +2,25 @@
 // nothing is forwarded) and switched back on when shown (switchedOn, decoding again).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import twilio from 'twilio';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { startServer, waitFor, type TestServer } from '../helpers/server.js';
-import { launchChromium, openAppPage, PAGE_HELPERS, startAppOrigin } from '../helpers/browser.js';
+import { waitFor } from '../helpers/server.js';
+import { startBrowserFixture, type BrowserFixture } from '../helpers/browser.js';
 
-let server: TestServer;
-let browser: Browser;
-let context: BrowserContext;
-let app: { url: string; close(): Promise<void> };
-
+let fx: BrowserFixture;
 before(async () => {
-  server = await startServer('sqlite');
-  app = await startAppOrigin();
-  browser = await launchChromium();
-  context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  fx = await startBrowserFixture({}, { viewport: { width: 1400, height: 900 } });
 });
-after(async () => {
-  await context?.close();
-  await browser?.close();
-  await app?.close();
-  await server?.stop();
-});
+after(async () => fx?.close());
 
 test('render hints reach the server; hiding the video switches it off and showing it switches it back on', async () => {
-  const wsServer = server.url.replace('http', 'ws') + '/signaling';
+  const server = fx.server;
   const options = {
     name: 'render-room',
-    wsServer,
-    insights: false,
     audio: false,
     video: { width: 1280, height: 720, frameRate: 24 },
     preferredVideoCodecs: [{ codec: 'VP8', simulcast: true }],
     bandwidthProfile: { video: { mode: 'collaboration', dominantSpeakerPriority: 'high' } },
   };
-  const join = async (identity: string): Promise<Page> => {
-    const t = new twilio.jwt.AccessToken(server.accountSid, server.apiKey, server.apiSecret, { identity });
-    t.addGrant(new twilio.jwt.AccessToken.VideoGrant({}));
-    const page = await openAppPage(context, app.url);
-    await page.evaluate(PAGE_HELPERS);
-    await page.evaluate(([tok, o]) => (window as any).tv.connect(tok, o), [t.toJwt(), options] as const);
-    return page;
-  };
+  const join = (identity: string) => fx.join(identity, options);
   await join('presenter');
   const viewer = await join('viewer');
   const size = async () => ((await viewer.evaluate(() => (window as any).tv.media())) as Record<string, { video: { width: number; height: number; frames: number } | null }>).presenter?.video;

@@ -2,37 +2,20 @@
 // removed: the others see participantDisconnected and the REST record says disconnected.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import twilio from 'twilio';
-import type { Browser, BrowserContext } from 'playwright-core';
-import { startServer, waitFor, type TestServer } from '../helpers/server.js';
-import { launchChromium, openAppPage, PAGE_HELPERS, startAppOrigin } from '../helpers/browser.js';
+import { waitFor } from '../helpers/server.js';
+import { startBrowserFixture, type BrowserFixture } from '../helpers/browser.js';
 
-let server: TestServer;
-let browser: Browser;
-let context: BrowserContext;
-let app: { url: string; close(): Promise<void> };
-
+let fx: BrowserFixture;
 before(async () => {
-  server = await startServer('sqlite', { env: { SIGNALING_SESSION_TIMEOUT_SECONDS: '3' } });
-  app = await startAppOrigin();
-  browser = await launchChromium();
-  context = await browser.newContext();
+  fx = await startBrowserFixture({ env: { SIGNALING_SESSION_TIMEOUT_SECONDS: '3' } });
 });
-after(async () => {
-  await context?.close();
-  await browser?.close();
-  await app?.close();
-  await server?.stop();
-});
+after(async () => fx?.close());
 
 test('a vanished participant is removed after the session timeout and the others are told', async () => {
-  const wsServer = server.url.replace('http', 'ws') + '/signaling';
+  const server = fx.server;
   const join = async (identity: string) => {
-    const t = new twilio.jwt.AccessToken(server.accountSid, server.apiKey, server.apiSecret, { identity });
-    t.addGrant(new twilio.jwt.AccessToken.VideoGrant({}));
-    const page = await openAppPage(context, app.url);
-    await page.evaluate(PAGE_HELPERS);
-    const info = await page.evaluate(([tok, o]) => (window as any).tv.connect(tok, o), [t.toJwt(), { name: 'timeout-room', wsServer, insights: false, audio: true, video: false }] as const);
+    const page = await fx.join(identity, { name: 'timeout-room', audio: true, video: false });
+    const info = (await page.evaluate(() => ({ localSid: (window as any).tv.room.localParticipant.sid }))) as { localSid: string };
     return { page, info };
   };
   const stayer = await join('stayer');
