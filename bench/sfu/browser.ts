@@ -1,12 +1,9 @@
 // The Chromium side of the SFU benchmark: a static app origin serving the real twilio-video
 // build, and page-side code to publish (camera + microphone from Chromium's fake devices) and
 // to time joins (connect() → first decoded remote video frame).
-import http from 'node:http';
-import fs from 'node:fs';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { CHROMIUM_ARGS } from '../../test/helpers/browser.js';
+import { CHROMIUM_ARGS, startAppOrigin as startTestAppOrigin } from '../../test/helpers/browser.js';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
@@ -16,27 +13,9 @@ export async function launchBrowser(cameraFile?: string): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, args, timeout: 30_000 });
 }
 
-/** Serves a blank page and node_modules/twilio-video/dist/twilio-video.min.js on 127.0.0.1. */
-export async function startAppOrigin(root: string): Promise<{ url: string; close(): Promise<void> }> {
-  const sdk = fs.readFileSync(path.join(root, 'node_modules/twilio-video/dist/twilio-video.min.js'));
-  const server = http.createServer((req, res) => {
-    if (req.url === '/twilio-video.min.js') {
-      res.setHeader('content-type', 'application/javascript');
-      res.end(sdk);
-      return;
-    }
-    res.setHeader('content-type', 'text/html');
-    res.end('<!doctype html><html><head><title>sfu bench</title></head><body></body></html>');
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
+/** The app origin of the browser tests, serving this checkout's twilio-video build. */
+export function startAppOrigin(root: string): Promise<{ url: string; close(): Promise<void> }> {
+  return startTestAppOrigin(path.join(root, 'node_modules/twilio-video'));
 }
 
 /**

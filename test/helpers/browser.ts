@@ -44,7 +44,11 @@ export async function startAppOrigin(sdkVersionDir = 'node_modules/twilio-video'
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections(); // keep-alive sockets from the page would hold close() open
+        server.close(() => r());
+      }),
   };
 }
 
