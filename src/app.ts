@@ -9,7 +9,8 @@ import { createLogger, requestSerializer } from './log.js';
 import { openDatabase, type OpenedDatabase } from './store/database.js';
 import { SecretBox } from './util/secret-box.js';
 import { systemClock, type Clock } from './util/clock.js';
-import { InProcessBus, type EventBus } from './realtime/event-bus.js';
+import type { EventBus } from './realtime/event-bus.js';
+import { createEventBus } from './realtime/create-bus.js';
 import { JobQueue } from './jobs/job-queue.js';
 import { CredentialsService } from './video/credentials/credentials-service.js';
 import { bootstrapCredentials, type BootstrapResult } from './video/credentials/bootstrap.js';
@@ -20,6 +21,11 @@ import { basicAuth, installTwilioErrors } from './video/rest/twilio-http.js';
 import { roomsRoutes } from './video/rest/rooms-routes.js';
 import { keysRoutes } from './video/rest/keys-routes.js';
 import { MAX_FRAME_BYTES, SignalingServer } from './video/signaling/signaling-server.js';
+import { SMS_DELIVER_QUEUE, SmsService } from './notify/sms-service.js';
+import { createSmsProvider } from './notify/providers/index.js';
+import { createClinic, type Clinic } from './clinic/clinic.js';
+import { webPages } from './web/web-pages.js';
+import { smsRoutes } from './notify/sms-routes.js';
 
 export interface TelevisitOptions {
   clock?: Clock;
@@ -43,6 +49,9 @@ export interface Televisit {
   tokens: AccessTokenVerifier;
   rooms: RoomService;
   signaling: SignalingServer;
+  /** Text messages (SMS_PROVIDER): queue(), opt-outs, status. */
+  sms: SmsService;
+  clinic: Clinic;
   bootstrap: BootstrapResult;
   /** Starts background work (job queue, sweeper) and listens on config.host:config.port. */
   listen(): Promise<string>;
@@ -59,7 +68,10 @@ export async function createTelevisit(config: Config, opts: TelevisitOptions = {
   });
   const { db } = database;
   const box = SecretBox.load(config.secretKey, config.dataDir);
-  const bus: EventBus = new InProcessBus();
+  const bus: EventBus = await createEventBus(config, log.child({ part: 'bus' })).catch(async (err: unknown) => {
+    await database.close();
+    throw err;
+  });
   const jobs = new JobQueue(db, clock, log.child({ part: 'jobs' }), config.callbacks.concurrency, opts.jobPollMs ?? 250);
   const credentials = new CredentialsService(db, box, clock, config.keyCacheSeconds * 1000);
   const bootstrap = await bootstrapCredentials(credentials, config.twilioCredentials);
@@ -70,6 +82,17 @@ export async function createTelevisit(config: Config, opts: TelevisitOptions = {
     handler: callbackDeliverer(credentials, log.child({ part: 'callbacks' }), config.callbacks.timeoutMs),
     maxAgeMs: config.callbacks.maxAgeHours * 3600_000,
   });
+  const smsLog = log.child({ part: 'sms' });
+  const sms = new SmsService(
+    db,
+    jobs,
+    clock,
+    createSmsProvider(config.sms, smsLog, clock),
+    { from: config.sms.from, maxAgeHours: config.sms.maxAgeHours, timeoutMs: config.sms.timeoutMs, publicUrl: () => config.publicUrl },
+    smsLog,
+  );
+  jobs.register(SMS_DELIVER_QUEUE, sms.queueSettings());
+  const clinic = await createClinic({ config, db, box, clock, bus, jobs, credentials, rooms, accountSid: bootstrap.defaultAccountSid, sms, log: log.child({ part: 'clinic' }) });
 
   const app = Fastify({
     // Request logs carry the method and path only: no query string (links carry secrets), no headers.
@@ -82,7 +105,10 @@ export async function createTelevisit(config: Config, opts: TelevisitOptions = {
   const signaling = new SignalingServer(rooms, tokens, bus, config.ice, log.child({ part: 'signaling' }));
   signaling.register(app);
   installTwilioErrors(app);
+  await clinic.register(app);
+  await webPages(app, config);
   app.get('/healthz', async () => ({ status: 'ok', database: database.dialect }));
+  await smsRoutes(app, sms, { config: config.sms, publicUrl: () => config.publicUrl, clock, log: smsLog });
   await app.register(async (api) => {
     api.addHook('onRequest', basicAuth(credentials));
     roomsRoutes(api, rooms, () => config.publicUrl);
@@ -104,6 +130,8 @@ export async function createTelevisit(config: Config, opts: TelevisitOptions = {
     tokens,
     rooms,
     signaling,
+    sms,
+    clinic,
     bootstrap,
     async listen() {
       jobs.start();

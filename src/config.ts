@@ -38,6 +38,44 @@ export interface Config {
   tokenClockSkewSeconds: number;
   callbacks: { timeoutMs: number; concurrency: number; maxAgeHours: number };
   ice: IceConfig;
+  sms: SmsConfig;
+  /** Redis for the event bus between nodes; without a URL the bus is in-process. */
+  redis: { url: string | null; keyPrefix: string };
+  clinic: ClinicConfig;
+}
+
+export interface ClinicConfig {
+  /** Time zone of the demo clinic created on first run (IANA name). */
+  timeZone: string;
+  /** Create the demo clinic and its three logins on an empty database. */
+  demoClinic: boolean;
+  /** Lifetime of visit access tokens handed to the web pages. */
+  visitTokenTtlSeconds: number;
+  /** Where the built web pages are (default: dist/web beside the code). */
+  webDir: string | null;
+}
+
+export type SmsProviderName = 'outbox' | 'twilio' | 'webhook';
+
+export interface SmsConfig {
+  provider: SmsProviderName;
+  /** The sender stored on every message: SMS_FROM, or the Twilio number / messaging service. */
+  from: string;
+  /** Per-attempt timeout of a provider call. */
+  timeoutMs: number;
+  /** A message the provider keeps refusing is given up (status failed) after this long. */
+  maxAgeHours: number;
+  /** GET /dev/outbox(.json): outbox provider only, off in production unless SMS_OUTBOX_PAGE=1. */
+  outboxPage: boolean;
+  twilio: {
+    accountSid: string;
+    authToken: string;
+    from: string | null;
+    messagingServiceSid: string | null;
+    /** Base URL of the 2010 API instead of https://api.twilio.com (tests, proxies). */
+    apiBase: string | null;
+  } | null;
+  webhook: { url: string; secret: string } | null;
 }
 
 export interface IceConfig {
@@ -95,6 +133,29 @@ function iceConfig(env: Env, host: string): IceConfig {
 
 type Env = Record<string, string | undefined>;
 
+function redisConfig(env: Env): Config['redis'] {
+  const url = env.REDIS_URL || null;
+  if (url !== null) {
+    let protocol: string;
+    try {
+      protocol = new URL(url).protocol;
+    } catch {
+      throw new ConfigError('REDIS_URL must be a redis:// or rediss:// URL');
+    }
+    if (protocol !== 'redis:' && protocol !== 'rediss:') throw new ConfigError('REDIS_URL must be a redis:// or rediss:// URL');
+  }
+  return { url, keyPrefix: env.REDIS_KEY_PREFIX || 'televisit:' };
+}
+
+function timeZone(name: string): string {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return name;
+  } catch {
+    throw new ConfigError(`CLINIC_TIME_ZONE must be an IANA time zone such as America/New_York, got "${name}"`);
+  }
+}
+
 function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -135,6 +196,69 @@ function twilioCredentials(env: Env): TwilioCredentialsFromEnv | null {
   return creds;
 }
 
+const E164 = /^\+[1-9]\d{6,14}$/;
+
+function smsConfig(env: Env): SmsConfig {
+  const provider = oneOf(env, 'SMS_PROVIDER', ['outbox', 'twilio', 'webhook'] as const, 'outbox');
+  const smsFrom = env.SMS_FROM || null;
+  if (smsFrom !== null && !E164.test(smsFrom)) throw new ConfigError(`SMS_FROM must be an E.164 number like +15551234567, got "${smsFrom}"`);
+  const flag = (env.SMS_OUTBOX_PAGE ?? '').toLowerCase();
+  const outboxPage =
+    provider === 'outbox' && (flag === '1' || flag === 'true' || (flag === '' && env.NODE_ENV !== 'production'));
+  const common = {
+    timeoutMs: int(env, 'SMS_TIMEOUT_MS', 15_000, 100, 120_000),
+    maxAgeHours: int(env, 'SMS_MAX_AGE_HOURS', 24, 1, 24 * 14),
+    outboxPage,
+  };
+  if (provider === 'twilio') {
+    const accountSid = env.MESSAGING_TWILIO_ACCOUNT_SID || '';
+    const authToken = env.MESSAGING_TWILIO_AUTH_TOKEN || '';
+    const from = env.MESSAGING_TWILIO_FROM || null;
+    const messagingServiceSid = env.MESSAGING_TWILIO_MESSAGING_SERVICE_SID || null;
+    const missing = [
+      ...(accountSid ? [] : ['MESSAGING_TWILIO_ACCOUNT_SID']),
+      ...(authToken ? [] : ['MESSAGING_TWILIO_AUTH_TOKEN']),
+      ...(from || messagingServiceSid ? [] : ['MESSAGING_TWILIO_FROM or MESSAGING_TWILIO_MESSAGING_SERVICE_SID']),
+    ];
+    if (missing.length > 0) throw new ConfigError(`SMS_PROVIDER=twilio needs ${missing.join(', ')}`);
+    if (!/^AC[0-9a-f]{32}$/.test(accountSid)) throw new ConfigError('MESSAGING_TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits');
+    if (authToken.length < 16) throw new ConfigError('MESSAGING_TWILIO_AUTH_TOKEN is too short');
+    if (from !== null && !E164.test(from)) throw new ConfigError(`MESSAGING_TWILIO_FROM must be an E.164 number like +15551234567, got "${from}"`);
+    if (messagingServiceSid !== null && !/^MG[0-9a-f]{32}$/.test(messagingServiceSid)) {
+      throw new ConfigError('MESSAGING_TWILIO_MESSAGING_SERVICE_SID must be MG followed by 32 hex digits');
+    }
+    const apiBase = (env.MESSAGING_TWILIO_API_BASE || '').replace(/\/+$/, '') || null;
+    if (apiBase !== null && !/^https?:\/\/[^/]+$/.test(apiBase)) {
+      throw new ConfigError(`MESSAGING_TWILIO_API_BASE must be an origin like https://api.twilio.com, got "${apiBase}"`);
+    }
+    return {
+      provider,
+      ...common,
+      // A messaging service picks the sender itself; otherwise the number sends.
+      from: messagingServiceSid ?? from!,
+      twilio: { accountSid, authToken, from, messagingServiceSid, apiBase },
+      webhook: null,
+    };
+  }
+  if (provider === 'webhook') {
+    const url = env.SMS_WEBHOOK_URL || '';
+    const secret = env.SMS_WEBHOOK_SECRET || '';
+    const missing = [...(url ? [] : ['SMS_WEBHOOK_URL']), ...(secret ? [] : ['SMS_WEBHOOK_SECRET'])];
+    if (missing.length > 0) throw new ConfigError(`SMS_PROVIDER=webhook needs ${missing.join(' and ')}`);
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new ConfigError('SMS_WEBHOOK_URL must be an absolute http(s) URL');
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError('SMS_WEBHOOK_URL must be an absolute http(s) URL');
+    if (secret.length < 16) throw new ConfigError('SMS_WEBHOOK_SECRET must be at least 16 characters');
+    // Without SMS_FROM the gateway sends from its own number (`from` is then empty).
+    return { provider, ...common, from: smsFrom ?? '', twilio: null, webhook: { url, secret } };
+  }
+  return { provider, ...common, from: smsFrom ?? '+15005550006', twilio: null, webhook: null };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = int(env, 'PORT', 3000, 0, 65535);
   const host = env.HOST || '127.0.0.1';
@@ -172,5 +296,13 @@ export function loadConfig(env: Env = process.env): Config {
       maxAgeHours: int(env, 'CALLBACK_MAX_AGE_HOURS', 24, 1, 24 * 14),
     },
     ice: iceConfig(env, host),
+    sms: smsConfig(env),
+    redis: redisConfig(env),
+    clinic: {
+      timeZone: timeZone(env.CLINIC_TIME_ZONE || Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'),
+      demoClinic: (env.DEMO_CLINIC ?? '1') !== '0',
+      visitTokenTtlSeconds: int(env, 'VISIT_TOKEN_TTL_SECONDS', 3600, 300, 4 * 3600),
+      webDir: env.WEB_DIR ? path.resolve(env.WEB_DIR) : null,
+    },
   };
 }

@@ -19,5 +19,10 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 
 /** Fastify request serializer: no query string (links carry secrets), no headers. */
 export function requestSerializer(req: { method: string; url: string; id?: string }) {
-  return { method: req.method, path: req.url.split('?')[0], id: req.id };
+  return { method: req.method, path: redactPath(req.url.split('?')[0] ?? ''), id: req.id };
+}
+
+/** Patient links carry their secret in the path (/v/<secret>): logs keep only the prefix. */
+export function redactPath(path: string): string {
+  return path.replace(/^\/v\/[^/]+/, '/v/…');
 }

@@ -3,6 +3,7 @@ import 'dotenv/config';
 import { ConfigError, loadConfig } from './config.js';
 import { createTelevisit } from './app.js';
 import { formatDevCredentials } from './video/credentials/bootstrap.js';
+import { formatDemoLogins } from './clinic/demo-clinic.js';
 
 async function main(): Promise<void> {
   let config;
@@ -21,6 +22,9 @@ async function main(): Promise<void> {
   if (televisit.bootstrap.createdDevCredentials) {
     // Printed once to the terminal, deliberately not through the logger.
     process.stdout.write(formatDevCredentials(televisit.bootstrap.createdDevCredentials) + '\n');
+  }
+  if (televisit.clinic.demo) {
+    process.stdout.write(formatDemoLogins(televisit.clinic.demo, config.publicUrl) + '\n');
   }
   await televisit.listen();
   televisit.log.info({ url: config.publicUrl, database: televisit.database.dialect }, 'Televisit is listening');

@@ -3,6 +3,7 @@
 // events between nodes (e.g. a room completed by REST on node A reaches the signaling of the
 // room on node B).
 import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
 
 export interface BusMessage {
   type: string;
@@ -19,7 +20,8 @@ export interface EventBus {
 export class InProcessBus implements EventBus {
   private readonly emitter = new EventEmitter();
 
-  constructor() {
+  /** A handler that throws is logged (to `log`, else the console) and does not stop the others. */
+  constructor(private readonly log?: Pick<Logger, 'error'>) {
     this.emitter.setMaxListeners(0);
   }
 
@@ -31,8 +33,16 @@ export class InProcessBus implements EventBus {
   }
 
   subscribe(channel: string, handler: (message: BusMessage) => void): () => void {
-    this.emitter.on(channel, handler);
-    return () => this.emitter.off(channel, handler);
+    const guarded = (message: BusMessage) => {
+      try {
+        handler(message);
+      } catch (err) {
+        if (this.log) this.log.error({ err, channel }, 'event bus handler threw');
+        else console.error('event bus handler threw', err);
+      }
+    };
+    this.emitter.on(channel, guarded);
+    return () => this.emitter.off(channel, guarded);
   }
 
   async close(): Promise<void> {

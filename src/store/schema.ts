@@ -117,6 +117,34 @@ export interface JobsTable {
   updated_at: string;
 }
 
+/** One text message (src/notify). clinic_id/appointment_id are plain ids, no foreign keys. */
+export interface SmsMessagesTable {
+  id: string; // SM + 32 hex
+  clinic_id: string;
+  appointment_id: string | null;
+  kind: string;
+  to_number: string; // E.164
+  from_number: string;
+  body: string;
+  /** queued (ours) → sending/sent (provider) → delivered | undelivered | failed; or suppressed (opted out). */
+  status: 'queued' | 'sending' | 'sent' | 'delivered' | 'undelivered' | 'failed' | 'suppressed';
+  provider: string;
+  provider_message_id: string | null;
+  error: string | null;
+  /** Caller's idempotency key, unique per clinic. */
+  dedupe_key: string | null;
+  attempts: number;
+  created_at: string;
+  updated_at: string;
+  /** When the provider accepted the message. */
+  sent_at: string | null;
+}
+
+export interface SmsOptOutsTable {
+  phone: string; // E.164
+  created_at: string;
+}
+
 export interface Database {
   accounts: AccountsTable;
   api_keys: ApiKeysTable;
@@ -127,4 +155,130 @@ export interface Database {
   subscribe_rules: SubscribeRulesTable;
   recording_rules: RecordingRulesTable;
   jobs: JobsTable;
+  clinics: ClinicsTable;
+  staff: StaffTable;
+  staff_sessions: StaffSessionsTable;
+  appointments: AppointmentsTable;
+  patient_links: PatientLinksTable;
+  patient_sessions: PatientSessionsTable;
+  chat_messages: ChatMessagesTable;
+  audit_log: AuditLogTable;
+  sms_messages: SmsMessagesTable;
+  sms_opt_outs: SmsOptOutsTable;
+}
+
+// ---- Clinic workflow (0002) ----
+
+export type StaffRole = 'admin' | 'provider' | 'front_desk';
+
+export interface ClinicsTable {
+  id: string;
+  name: string;
+  time_zone: string;
+  settings: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface StaffTable {
+  id: string;
+  clinic_id: string;
+  email: string;
+  display_name: string;
+  role: StaffRole;
+  sees_all_schedules: number;
+  password_hash: string;
+  totp_secret_enc: string | null;
+  totp_enabled: number;
+  active: number;
+  failed_logins: number;
+  locked_until: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface StaffSessionsTable {
+  id_hash: string;
+  staff_id: string;
+  stage: 'totp' | 'enroll' | 'active';
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+  ended_at: string | null;
+}
+
+export interface AppointmentsTable {
+  id: string;
+  clinic_id: string;
+  provider_id: string;
+  patient_name: string;
+  patient_phone: string;
+  patient_dob: string;
+  language: 'en' | 'es';
+  interpreter_needed: number;
+  reason: string;
+  starts_at: string;
+  duration_minutes: number;
+  copay_cents: number;
+  expected_participants: number;
+  status: 'scheduled' | 'cancelled' | 'completed';
+  visit_state: 'none' | 'waiting' | 'admitted' | 'ended';
+  room_name: string;
+  room_sid: string | null;
+  schedule_version: number;
+  provider_status: string | null;
+  checked_in_at: string | null;
+  admitted_at: string | null;
+  ended_at: string | null;
+  precall: string | null;
+  intake: string | null;
+  copay_ack: string | null;
+  consent: string | null;
+  verify_failures: number;
+  verify_locked_until: string | null;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PatientLinksTable {
+  token_hash: string;
+  appointment_id: string;
+  token_enc: string;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+}
+
+export interface PatientSessionsTable {
+  id_hash: string;
+  appointment_id: string;
+  link_hash: string;
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+  ended_at: string | null;
+}
+
+export interface ChatMessagesTable {
+  id: Generated<number>;
+  appointment_id: string;
+  sender_kind: 'staff' | 'patient' | 'guest';
+  sender_staff_id: string | null;
+  sender_name: string;
+  body: string;
+  created_at: string;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: string;
+  clinic_id: string | null;
+  actor_kind: 'staff' | 'patient' | 'guest' | 'system';
+  actor_id: string | null;
+  action: string;
+  subject_kind: string | null;
+  subject_id: string | null;
+  ip: string | null;
+  detail: string | null;
 }

@@ -2,7 +2,7 @@
 // recoverable, not hashed: HS256 token verification and webhook signing need the plain value.
 import fs from 'node:fs';
 import path from 'node:path';
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createHmac, createDecipheriv, randomBytes } from 'node:crypto';
 
 export class SecretBox {
   private readonly key: Buffer;
@@ -28,6 +28,11 @@ export class SecretBox {
       }
     }
     return new SecretBox(Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64'));
+  }
+
+  /** A separate key for another purpose (HMAC-derived), so the sealing key itself is never reused. */
+  deriveKey(purpose: string): Buffer {
+    return createHmac('sha256', this.key).update(purpose).digest();
   }
 
   seal(plain: string): string {

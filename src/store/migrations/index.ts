@@ -2,7 +2,11 @@
 // add the next number instead.
 import type { Migration } from 'kysely';
 import * as videoService from './0001-video-service.js';
+import * as clinic from './0002-clinic.js';
+import * as notifications from './0003-notifications.js';
 
 export const migrations: Record<string, Migration> = {
   '0001-video-service': videoService,
+  '0002-clinic': clinic,
+  '0003-notifications': notifications,
 };

@@ -1,0 +1,88 @@
+// The clinic workflow assembled: its services, its reminder job, its routes and live events.
+import cookie from '@fastify/cookie';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Db } from '../store/database.js';
+import type { JobQueue } from '../jobs/job-queue.js';
+import type { EventBus } from '../realtime/event-bus.js';
+import type { SecretBox } from '../util/secret-box.js';
+import type { Clock } from '../util/clock.js';
+import type { CredentialsService } from '../video/credentials/credentials-service.js';
+import type { RoomService } from '../video/rooms/room-service.js';
+import { AppointmentService, REMINDER_QUEUE } from './appointment-service.js';
+import { AuditLog } from './audit-log.js';
+import { ClinicSettingsService } from './clinic-settings.js';
+import { createDemoClinicIfEmpty, type DemoClinicLogins } from './demo-clinic.js';
+import { PatientLinks } from './patient-links.js';
+import type { SmsSender } from './sms-sender.js';
+import { StaffService } from './staff/staff-service.js';
+import { VisitService } from './visit-service.js';
+import { VisitVideo } from './visit-video.js';
+import { installClinicErrors } from './http/http-kit.js';
+import { staffApi } from './http/staff-api.js';
+import { patientApi } from './http/patient-api.js';
+import { eventsSocket } from './http/events-socket.js';
+
+export interface ClinicDeps {
+  config: Config;
+  db: Db;
+  box: SecretBox;
+  clock: Clock;
+  bus: EventBus;
+  jobs: JobQueue;
+  credentials: CredentialsService;
+  rooms: RoomService;
+  accountSid: string;
+  sms: SmsSender & { listForAppointment(appointmentId: string): Promise<unknown[]> };
+  log: Logger;
+}
+
+export interface Clinic {
+  clinics: ClinicSettingsService;
+  staff: StaffService;
+  appointments: AppointmentService;
+  visits: VisitService;
+  links: PatientLinks;
+  audit: AuditLog;
+  video: VisitVideo;
+  /** The demo logins when this start created the demo clinic (printed once by main.ts). */
+  demo: DemoClinicLogins | null;
+  register(app: FastifyInstance): Promise<void>;
+}
+
+export async function createClinic(d: ClinicDeps): Promise<Clinic> {
+  const audit = new AuditLog(d.db, d.clock);
+  const clinics = new ClinicSettingsService(d.db, d.clock);
+  const staff = new StaffService(d.db, d.box, d.clock, audit);
+  const links = new PatientLinks(d.db, d.box, d.clock, () => d.config.publicUrl);
+  const appointments = new AppointmentService(d.db, d.clock, clinics, links, d.sms, d.jobs, d.bus, audit);
+  // Identities are derived from a key that is itself derived from the secret box key, so they
+  // are stable across restarts and unlinkable to the appointment without the server's key.
+  const identityKey = d.box.deriveKey('visit-identities');
+  const video = new VisitVideo(d.credentials, d.rooms, d.accountSid, identityKey, d.clock, d.config.clinic.visitTokenTtlSeconds);
+  const visits = new VisitService(d.db, d.clock, clinics, links, appointments, video, d.bus, audit);
+  d.jobs.register(REMINDER_QUEUE, { handler: appointments.reminderHandler(), maxAgeMs: 24 * 3600_000 });
+  const demo = d.config.clinic.demoClinic ? await createDemoClinicIfEmpty(clinics, staff, d.config.clinic.timeZone) : null;
+  const secureCookies = d.config.publicUrl.startsWith('https:');
+
+  return {
+    clinics,
+    staff,
+    appointments,
+    visits,
+    links,
+    audit,
+    video,
+    demo,
+    async register(app) {
+      await app.register(cookie);
+      await app.register(async (api) => {
+        installClinicErrors(api);
+        staffApi(api, { staff, appointments, visits, clinics, audit, secureCookies, smsForAppointment: (id) => d.sms.listForAppointment(id) });
+        patientApi(api, visits, d.db, secureCookies);
+        eventsSocket(api, d.bus, staff, visits);
+      }, { prefix: '/api' });
+    },
+  };
+}

@@ -1,0 +1,56 @@
+// Live updates over one WebSocket per page: staff get their clinic's events (only for
+// providers they may see), a patient gets their own appointment's. Events come from the event
+// bus, so they reach pages connected to any node. The socket closes (code 4001) when the
+// session ends; the page then asks the person to sign in again.
+import type { FastifyInstance } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { EventBus, BusMessage } from '../../realtime/event-bus.js';
+import { seesProvider, type PatientActor, type StaffActor } from '../actor.js';
+import type { StaffService } from '../staff/staff-service.js';
+import type { VisitService } from '../visit-service.js';
+import { clientIp, PATIENT_COOKIE, STAFF_COOKIE } from './http-kit.js';
+
+const RECHECK_MS = 30_000;
+
+export function eventsSocket(app: FastifyInstance, bus: EventBus, staff: StaffService, visits: VisitService): void {
+  app.get<{ Querystring: { as?: string } }>('/events', { websocket: true }, (socket: WebSocket, req) => {
+    const as = (req.query as { as?: string }).as === 'patient' ? 'patient' : 'staff';
+    let unsubscribe: (() => void) | null = null;
+    let timer: NodeJS.Timeout | null = null;
+    const close = (code: number, reason: string) => {
+      if (socket.readyState === socket.OPEN) socket.close(code, reason);
+    };
+    const send = (m: BusMessage) => {
+      if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(m));
+    };
+    socket.on('close', () => {
+      unsubscribe?.();
+      if (timer) clearInterval(timer);
+    });
+    socket.on('error', () => undefined);
+    socket.on('message', () => undefined);
+
+    const check = as === 'staff'
+      ? () => staff.authenticate(req.cookies[STAFF_COOKIE], clientIp(req), { touch: false })
+      : () => visits.authenticatePatient(req.cookies[PATIENT_COOKIE], clientIp(req));
+    (check() as Promise<StaffActor | PatientActor>).then(
+      (actor) => {
+        if (socket.readyState !== socket.OPEN) return;
+        if (actor.kind === 'staff') {
+          unsubscribe = bus.subscribe(`clinic:${actor.clinicId}`, (m) => {
+            if (typeof m.providerId === 'string' && !seesProvider(actor, m.providerId)) return;
+            send(m);
+          });
+        } else {
+          unsubscribe = bus.subscribe(`appointment:${actor.appointmentId}`, send);
+        }
+        send({ type: 'ready' });
+        timer = setInterval(() => {
+          check().catch(() => close(4001, 'session ended'));
+        }, RECHECK_MS);
+        timer.unref();
+      },
+      () => close(4001, 'sign in required'),
+    );
+  });
+}
