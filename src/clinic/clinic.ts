@@ -16,6 +16,7 @@ import { ClinicSettingsService } from './clinic-settings.js';
 import { createDemoClinicIfEmpty, type DemoClinicLogins } from './demo-clinic.js';
 import { PatientLinks } from './patient-links.js';
 import type { SmsSender } from './sms-sender.js';
+import { redactLinks } from '../notify/redact.js';
 import { StaffService } from './staff/staff-service.js';
 import { VisitService } from './visit-service.js';
 import { VisitVideo } from './visit-video.js';
@@ -34,7 +35,7 @@ export interface ClinicDeps {
   credentials: CredentialsService;
   rooms: RoomService;
   accountSid: string;
-  sms: SmsSender & { listForAppointment(appointmentId: string): Promise<unknown[]> };
+  sms: SmsSender & { listForAppointment(appointmentId: string): Promise<Array<{ body: string }>> };
   log: Logger;
 }
 
@@ -65,6 +66,8 @@ export async function createClinic(d: ClinicDeps): Promise<Clinic> {
   d.jobs.register(REMINDER_QUEUE, { handler: appointments.reminderHandler(), maxAgeMs: 24 * 3600_000 });
   const demo = d.config.clinic.demoClinic ? await createDemoClinicIfEmpty(clinics, staff, d.config.clinic.timeZone) : null;
   const secureCookies = d.config.publicUrl.startsWith('https:');
+  // Staff see what was texted, but not the patient's link: it is the patient's key (with the DOB).
+  const smsWithoutLinks = async (id: string) => (await d.sms.listForAppointment(id)).map((m) => ({ ...m, body: redactLinks(m.body) }));
 
   return {
     clinics,
@@ -79,7 +82,7 @@ export async function createClinic(d: ClinicDeps): Promise<Clinic> {
       await app.register(cookie);
       await app.register(async (api) => {
         installClinicErrors(api);
-        staffApi(api, { staff, appointments, visits, clinics, audit, secureCookies, smsForAppointment: (id) => d.sms.listForAppointment(id) });
+        staffApi(api, { staff, appointments, visits, clinics, audit, secureCookies, smsForAppointment: smsWithoutLinks });
         patientApi(api, visits, d.db, secureCookies);
         eventsSocket(api, d.bus, staff, visits);
       }, { prefix: '/api' });

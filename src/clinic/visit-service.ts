@@ -137,6 +137,12 @@ export class VisitService {
     return { kind: 'patient', appointmentId: a.id, clinicId: a.clinic_id, ip };
   }
 
+  /** Logout: the session ends here, not just its cookie in this browser. */
+  async endPatientSession(sessionSecret: string | undefined): Promise<void> {
+    if (!sessionSecret) return;
+    await this.db.updateTable('patient_sessions').set({ ended_at: iso(this.clock.now()) }).where('id_hash', '=', hashSecret(sessionSecret)).where('ended_at', 'is', null).execute();
+  }
+
   async patientView(p: PatientActor): Promise<PatientView> {
     const a = await this.row(p.appointmentId);
     const clinic = await this.clinics.get(a.clinic_id);

@@ -20,7 +20,9 @@ export function installClinicErrors(api: FastifyInstance): void {
   api.addHook('onRequest', async (req) => {
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
     const type = req.headers['content-type'] ?? '';
-    if (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0' && !type.startsWith('application/json')) {
+    // A chunked body has no content-length: it is a body all the same.
+    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+    if (hasBody && !type.startsWith('application/json')) {
       throw new ClinicError(415, 'json_required', 'Send JSON');
     }
   });

@@ -94,6 +94,7 @@ export function patientApi(api: FastifyInstance, visits: VisitService, db: Db, s
     return visits.directory(p, p.appointmentId);
   });
   api.post('/patient/logout', async (req, reply) => {
+    await visits.endPatientSession(req.cookies[PATIENT_COOKIE]);
     clearCookie(reply, PATIENT_COOKIE);
     return { ok: true };
   });

@@ -120,7 +120,12 @@ export class StaffService {
       .set({
         ...(patch.displayName !== undefined ? { display_name: patch.displayName.trim() } : {}),
         ...(patch.role !== undefined ? { role: patch.role } : {}),
-        ...(patch.seesAllSchedules !== undefined ? { sees_all_schedules: patch.seesAllSchedules ? 1 : 0 } : {}),
+        // Non-providers are stored with the flag set; one made a provider starts with their own schedule only.
+        ...(patch.seesAllSchedules !== undefined
+          ? { sees_all_schedules: patch.seesAllSchedules ? 1 : 0 }
+          : patch.role === 'provider' && row.role !== 'provider'
+            ? { sees_all_schedules: 0 }
+            : {}),
         ...(patch.active !== undefined ? { active: patch.active ? 1 : 0 } : {}),
         updated_at: iso(this.clock.now()),
       })

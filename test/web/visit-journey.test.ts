@@ -1,0 +1,199 @@
+// The whole visit in real Chromium with fake camera and microphone, driven through the pages
+// the way a clinic and a patient use them: the provider signs in and books; the SMS lands in
+// the outbox; the patient (on a phone-sized screen) opens the link, verifies, fills the intake,
+// acknowledges the copay, consents, runs the checks and waits; the provider sees the patient
+// arrive without reloading, sends a status and a chat message, admits; both decode each other's
+// video through our SFU; the provider ends the visit and the record shows both people.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { DATABASES, startServer, waitFor, type TestServer } from '../helpers/server.js';
+import { launchChromium } from '../helpers/browser.js';
+import { builtWebDir, screenshotPath } from '../helpers/web.js';
+import { seriousA11yProblems } from '../helpers/axe.js';
+
+const PHONE = {
+  viewport: { width: 360, height: 740 },
+  isMobile: true,
+  hasTouch: true,
+  userAgent: 'Mozilla/5.0 (Linux; Android 13; Pixel 6) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36',
+};
+
+/** Every patient screen (and the staff ones on the way) must pass WCAG 2.1 AA's serious rules. */
+async function assertAccessible(page: Page, screen: string): Promise<void> {
+  const problems = await seriousA11yProblems(page);
+  assert.deepEqual(problems, [], `${screen}: accessibility problems ${JSON.stringify(problems, null, 1)}`);
+}
+
+async function decodedVideo(page: Page): Promise<{ width: number; height: number }> {
+  return waitFor(
+    'remote video decoding',
+    () =>
+      page.evaluate(() => {
+        const v = document.querySelector('[data-testid="main-video"] video') as HTMLVideoElement | null;
+        return v && v.videoWidth > 0 && v.currentTime > 0 ? { width: v.videoWidth, height: v.videoHeight } : undefined;
+      }),
+    30_000,
+  );
+}
+
+for (const db of DATABASES) {
+  describe(`visit journey in Chromium [${db}]`, () => {
+    let server: TestServer;
+    let browser: Browser;
+    let staffCtx: BrowserContext;
+    let patientCtx: BrowserContext;
+
+    before(async () => {
+      server = await startServer(db, { env: { WEB_DIR: await builtWebDir() } });
+      browser = await launchChromium();
+      staffCtx = await browser.newContext({ viewport: { width: 1366, height: 860 } });
+      patientCtx = await browser.newContext(PHONE);
+    });
+    after(async () => {
+      await browser?.close();
+      await server?.stop();
+    });
+
+    test('book → SMS → portal → checks → waiting room → admit → visit → end → record', async () => {
+      const demo = server.tv.clinic.demo!;
+      const staff = await staffCtx.newPage();
+      for (const [who, ctx] of [['staff', staffCtx], ['patient', patientCtx]] as const) {
+        ctx.on('weberror', (e) => console.error(`[${who} page error]`, e.error().message));
+        ctx.on('console', (m) => m.type() === 'error' && console.error(`[${who} console]`, m.text()));
+      }
+      staff.on('dialog', (d) => void d.accept());
+
+      // Provider signs in.
+      await staff.goto(`${server.url}/staff`);
+      await staff.getByLabel('Email').fill(demo.provider.email);
+      await staff.getByLabel('Password').fill(demo.provider.password);
+      await staff.getByRole('button', { name: 'Sign in' }).click();
+      await staff.getByRole('heading', { name: 'Waiting room' }).waitFor();
+
+      // Books a visit starting in 10 minutes.
+      await staff.getByRole('button', { name: '+ New appointment' }).click();
+      await staff.getByLabel('Patient name').fill('Rosa Delgado');
+      await staff.getByLabel(/Mobile number/).fill('(555) 410-2288');
+      await staff.getByLabel(/Date of birth/).fill('1948-02-29');
+      await staff.getByLabel('Language').selectOption('es');
+      await staff.getByLabel(/Visit reason/).fill('Knee pain follow-up');
+      await staff.getByRole('button', { name: 'Book and text the patient' }).click();
+      await staff.getByRole('cell', { name: /Rosa Delgado/ }).waitFor();
+
+      // The invitation is in the outbox, in Spanish, with the link and nothing clinical.
+      const sms = await waitFor('invitation SMS', async () => {
+        const r = (await (await fetch(`${server.url}/dev/outbox.json`)).json()) as { messages: { kind: string; body: string }[] };
+        return r.messages.find((m) => m.kind === 'invite');
+      });
+      assert.match(sms.body, /Demo Family Clinic: su visita por video/);
+      for (const secret of ['Rosa', 'Delgado', 'Knee', '1948', 'Rivera']) assert.ok(!sms.body.includes(secret), `SMS must not contain ${secret}`);
+      const link = sms.body.match(/https?:\/\/\S+\/v\/[A-Za-z0-9_-]{43}/)?.[0];
+      assert.ok(link, 'the SMS carries the patient link');
+
+      // Patient on a phone: verify (Spanish), intake, copay ($0 copay is skipped), consent.
+      const patient = await patientCtx.newPage();
+      await patient.goto(link);
+      await patient.getByRole('heading', { name: 'Bienvenido a su visita por video' }).waitFor();
+      await patient.screenshot({ path: screenshotPath('patient-1-verify-phone'), fullPage: true });
+      await assertAccessible(patient, 'patient verify');
+      await patient.getByLabel('Mes').selectOption('1');
+      await patient.getByLabel('Día').fill('1');
+      await patient.getByLabel('Año').fill('1950');
+      await patient.getByRole('button', { name: 'Continuar' }).click();
+      await patient.getByText('no coincide').waitFor();
+      await patient.getByLabel('Mes').selectOption('2');
+      await patient.getByLabel('Día').fill('29');
+      await patient.getByLabel('Año').fill('1948');
+      await patient.getByRole('button', { name: 'Continuar' }).click();
+      await patient.getByRole('heading', { name: 'Antes de su visita' }).waitFor();
+      await patient.getByLabel(/De qué le gustaría hablar/).fill('Me duele la rodilla al subir escaleras');
+      await patient.getByLabel('Alergias').fill('Penicilina');
+      await patient.screenshot({ path: screenshotPath('patient-2-intake-phone'), fullPage: true });
+      await assertAccessible(patient, 'patient intake');
+      await patient.getByRole('button', { name: 'Continuar' }).click();
+      await patient.getByRole('heading', { name: 'Acepto la visita por video' }).waitFor();
+      await assertAccessible(patient, 'patient consent');
+      await patient.getByRole('button', { name: 'Acepto' }).click();
+
+      // Checks with the fake camera and microphone.
+      await patient.getByRole('button', { name: 'Empezar la revisión' }).click();
+      const go = patient.getByRole('button', { name: 'Ir a la sala de espera' });
+      await waitFor('checks finished', () => go.isEnabled(), 20_000);
+      await patient.screenshot({ path: screenshotPath('patient-3-checks-phone'), fullPage: true });
+      await assertAccessible(patient, 'patient checks');
+      await go.click();
+      await patient.getByTestId('waiting-room').waitFor();
+
+      // The provider sees the patient arrive without reloading, with the check results.
+      const item = staff.getByTestId('queue-item').filter({ hasText: 'Rosa Delgado' });
+      await item.waitFor({ timeout: 10_000 });
+      assert.match(await item.innerText(), /Waiting \d+ min/);
+      assert.equal(await item.locator('.chip.ok', { hasText: 'Camera' }).count(), 1, 'camera check passed');
+
+      // Status and chat reach the patient live; the patient's reply reaches the provider.
+      await item.getByRole('button', { name: 'Set status' }).click();
+      await staff.getByRole('button', { name: 'Running about 10 minutes late' }).click();
+      await staff.getByRole('button', { name: 'Show to patient' }).click();
+      // The patient reads Spanish, so the preset reaches them in Spanish.
+      await patient.getByTestId('provider-status').filter({ hasText: 'Voy con unos 10 minutos de retraso' }).waitFor();
+      await item.getByRole('button', { name: 'Starting soon' }).click();
+      await patient.getByText('Su proveedor empezará la visita en un momento').waitFor();
+      await item.getByRole('button', { name: /^Chat/ }).click();
+      await staff.getByPlaceholder('Write to the patient…').fill('Hola Rosa, ya casi empezamos.');
+      await staff.getByRole('button', { name: 'Send' }).click();
+      await patient.getByTestId('chat-message').filter({ hasText: 'ya casi empezamos' }).waitFor();
+      await patient.getByPlaceholder('Escriba un mensaje…').fill('Gracias, aquí estoy');
+      await patient.getByRole('button', { name: 'Enviar' }).click();
+      await staff.getByTestId('chat-message').filter({ hasText: 'aquí estoy' }).waitFor();
+      await patient.screenshot({ path: screenshotPath('patient-4-waiting-room-phone'), fullPage: true });
+      await assertAccessible(patient, 'patient waiting room');
+      await staff.getByRole('button', { name: 'Close chat' }).click();
+      await staff.screenshot({ path: screenshotPath('staff-1-dashboard'), fullPage: true });
+      await assertAccessible(staff, 'staff dashboard');
+
+      // Admit: the provider goes into the visit, the patient is moved in.
+      await item.getByRole('button', { name: 'Admit' }).click();
+      await staff.getByTestId('visit-room').waitFor();
+      await patient.getByTestId('visit-room').waitFor({ timeout: 10_000 });
+      const [seenByStaff, seenByPatient] = await Promise.all([decodedVideo(staff), decodedVideo(patient)]);
+      assert.ok(seenByStaff.width >= 320, `provider decodes the patient's video (${seenByStaff.width}x${seenByStaff.height})`);
+      assert.ok(seenByPatient.width >= 320, `patient decodes the provider's video (${seenByPatient.width}x${seenByPatient.height})`);
+      // Names travel outside the video service: the provider sees the patient's name on the tile.
+      await staff.getByTestId('main-video').getByText('Rosa Delgado').waitFor();
+      await patient.getByTestId('main-video').getByText('Dr. Ana Rivera').waitFor();
+      // Identities in the room are opaque.
+      const identities = await staff.evaluate(() => [...(window as any).visitRoom.participants.values()].map((p: any) => p.identity));
+      assert.equal(identities.length, 1);
+      assert.match(identities[0], /^pt-[0-9a-f]{24}$/);
+      await staff.screenshot({ path: screenshotPath('staff-2-visit') });
+      await patient.screenshot({ path: screenshotPath('patient-5-visit-phone') });
+      await assertAccessible(patient, 'patient visit');
+
+      // The patient leaves and rejoins from the same page while the visit is open.
+      await patient.getByRole('button', { name: 'Salir' }).click();
+      await patient.getByRole('heading', { name: 'Salió de la visita' }).waitFor();
+      await patient.getByRole('button', { name: 'Volver a la visita' }).click();
+      await patient.getByTestId('visit-room').waitFor();
+      await decodedVideo(patient);
+
+      // End: the patient gets the end screen; the record shows both people and the duration.
+      await staff.getByRole('button', { name: 'End visit' }).click();
+      await patient.getByRole('heading', { name: 'Su visita terminó' }).waitFor({ timeout: 10_000 });
+      await staff.getByTestId('visit-record').waitFor();
+      await waitFor('participants in the record', async () => (await staff.getByTestId('record-participant').count()) >= 2);
+      const record = await staff.getByTestId('visit-record').innerText();
+      assert.match(record, /Rosa Delgado/);
+      assert.match(record, /Dr\. Ana Rivera/);
+      assert.match(record, /Me duele la rodilla/);
+      assert.match(record, /aquí estoy/);
+      await patient.screenshot({ path: screenshotPath('patient-6-ended-phone') });
+      await assertAccessible(patient, 'patient end screen');
+      await staff.screenshot({ path: screenshotPath('staff-3-record'), fullPage: true });
+
+      // The link is dead after the visit.
+      const open = await fetch(`${server.url}/api/patient/open`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: link.split('/v/')[1] }) });
+      assert.equal(open.status, 410);
+    });
+  });
+}

@@ -1,0 +1,258 @@
+// Pre-call checks: browser and platform, camera preview, microphone level, speaker test sound,
+// device choice (remembered into the visit), and the connection to our server. Results go to
+// the clinic so the provider sees them next to the patient's name.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { post } from '../shared/api.js';
+import type { Strings } from './i18n.js';
+import { Icon } from '../shared/icons.js';
+
+type Level = 'pass' | 'warn' | 'fail';
+type Net = 'good' | 'fair' | 'poor' | 'fail';
+
+declare const Twilio: { Video: { isSupported: boolean } };
+
+export function platform(): 'ios' | 'android' | 'desktop' {
+  const ua = navigator.userAgent;
+  if (/iPhone|iPad|iPod/.test(ua) || (navigator.platform === 'MacIntel' && navigator.maxTouchPoints > 1)) return 'ios';
+  if (/Android/.test(ua)) return 'android';
+  return 'desktop';
+}
+
+export function browserSupported(): boolean {
+  return typeof RTCPeerConnection !== 'undefined' && !!navigator.mediaDevices?.getUserMedia && typeof WebSocket !== 'undefined' && (typeof Twilio === 'undefined' || Twilio.Video.isSupported);
+}
+
+export function recommendedBrowser(): string {
+  const p = platform();
+  return p === 'ios' ? 'Safari' : p === 'android' ? 'Chrome' : 'Chrome, Edge, Firefox or Safari';
+}
+
+/** Round trips to our server: median time and spread. */
+async function measureConnection(): Promise<{ rttMs: number; jitterMs: number; lossPct: number }> {
+  const samples: number[] = [];
+  let lost = 0;
+  for (let i = 0; i < 8; i++) {
+    const t0 = performance.now();
+    try {
+      const ctl = new AbortController();
+      const timer = setTimeout(() => ctl.abort(), 3000);
+      await fetch(`/healthz?probe=${i}`, { cache: 'no-store', signal: ctl.signal });
+      clearTimeout(timer);
+      samples.push(performance.now() - t0);
+    } catch {
+      lost++;
+    }
+  }
+  if (samples.length === 0) return { rttMs: Infinity, jitterMs: 0, lossPct: 100 };
+  samples.sort((a, b) => a - b);
+  const median = samples[Math.floor(samples.length / 2)]!;
+  const jitter = samples.slice(1).reduce((s, v, i) => s + Math.abs(v - samples[i]!), 0) / Math.max(1, samples.length - 1);
+  return { rttMs: Math.round(median), jitterMs: Math.round(jitter), lossPct: Math.round((lost / 8) * 100) };
+}
+
+function rate(n: { rttMs: number; jitterMs: number; lossPct: number }): Net {
+  if (n.lossPct >= 50 || !Number.isFinite(n.rttMs)) return 'fail';
+  if (n.rttMs > 600 || n.lossPct > 10) return 'poor';
+  if (n.rttMs > 250 || n.jitterMs > 60) return 'fair';
+  return 'good';
+}
+
+export function Checks({ t, onDone }: { t: Strings; onDone: () => void }) {
+  const [started, setStarted] = useState(false);
+  const [camera, setCamera] = useState<Level | null>(null);
+  const [mic, setMic] = useState<Level | null>(null);
+  const [net, setNet] = useState<Net | null>(null);
+  const [netDetail, setNetDetail] = useState<{ rttMs: number; jitterMs: number; lossPct: number } | null>(null);
+  const [problem, setProblem] = useState<'denied' | 'busy' | null>(null);
+  const [level, setLevel] = useState(0);
+  const [devices, setDevices] = useState<MediaDeviceInfo[]>([]);
+  const [prefs, setPrefs] = useState<{ audioInputId?: string; videoInputId?: string }>(() => {
+    try {
+      return JSON.parse(localStorage.getItem('televisit.devices') ?? '{}');
+    } catch {
+      return {};
+    }
+  });
+  const video = useRef<HTMLVideoElement>(null);
+  const stream = useRef<MediaStream | null>(null);
+  const raf = useRef(0);
+  const heardLevel = useRef(0);
+  const browser: Level = browserSupported() ? 'pass' : 'fail';
+
+  const stopMedia = () => {
+    cancelAnimationFrame(raf.current);
+    stream.current?.getTracks().forEach((tr) => tr.stop());
+    stream.current = null;
+  };
+  useEffect(() => stopMedia, []);
+
+  const start = async (p = prefs) => {
+    setStarted(true);
+    setProblem(null);
+    stopMedia();
+    try {
+      const s = await navigator.mediaDevices.getUserMedia({
+        video: p.videoInputId ? { deviceId: { exact: p.videoInputId } } : { facingMode: 'user' },
+        audio: p.audioInputId ? { deviceId: { exact: p.audioInputId } } : true,
+      });
+      stream.current = s;
+      if (video.current) {
+        video.current.srcObject = s;
+        await video.current.play().catch(() => undefined);
+      }
+      setCamera(s.getVideoTracks().length ? 'pass' : 'fail');
+      setDevices(await navigator.mediaDevices.enumerateDevices());
+      // Microphone level meter: passes once sound is heard.
+      const ctx = new AudioContext();
+      const analyser = ctx.createAnalyser();
+      analyser.fftSize = 512;
+      ctx.createMediaStreamSource(s).connect(analyser);
+      const buf = new Uint8Array(analyser.fftSize);
+      const started = performance.now();
+      const tick = () => {
+        analyser.getByteTimeDomainData(buf);
+        let peak = 0;
+        for (const v of buf) peak = Math.max(peak, Math.abs(v - 128));
+        const l = Math.min(1, peak / 64);
+        setLevel(l);
+        heardLevel.current = Math.max(heardLevel.current, l);
+        if (heardLevel.current > 0.05) setMic('pass');
+        else if (performance.now() - started > 8000) setMic((m) => m ?? 'warn');
+        raf.current = requestAnimationFrame(tick);
+      };
+      tick();
+    } catch (err) {
+      const name = (err as Error).name;
+      setProblem(name === 'NotAllowedError' || name === 'SecurityError' ? 'denied' : 'busy');
+      setCamera('fail');
+      setMic('fail');
+    }
+    setNet(null);
+    const n = await measureConnection();
+    setNetDetail(n);
+    setNet(rate(n));
+  };
+
+  const playTone = () => {
+    const ctx = new AudioContext();
+    const o = ctx.createOscillator();
+    const g = ctx.createGain();
+    o.frequency.value = 523;
+    g.gain.value = 0.2;
+    o.connect(g).connect(ctx.destination);
+    o.start();
+    o.stop(ctx.currentTime + 0.8);
+  };
+
+  const choose = (kind: 'audioInputId' | 'videoInputId', id: string) => {
+    const next = { ...prefs, [kind]: id };
+    setPrefs(next);
+    try {
+      localStorage.setItem('televisit.devices', JSON.stringify(next));
+    } catch {
+      /* private mode */
+    }
+    void start(next);
+  };
+
+  const finished = camera !== null && mic !== null && net !== null;
+  const label = (v: Level | Net | null) =>
+    v === null ? <span class="chip">{t.checking}</span> : v === 'pass' || v === 'good' ? <span class="chip ok">✓ {t.good}</span> : v === 'warn' || v === 'fair' ? <span class="chip warn">{t.fair}</span> : v === 'poor' ? <span class="chip warn">{t.poor}</span> : <span class="chip bad">✕ {t.failed}</span>;
+  const help = platform() === 'ios' ? t.permissionHelpIos : platform() === 'android' ? t.permissionHelpAndroid : t.permissionHelpDesktop;
+
+  return (
+    <div class="card">
+      <h1>{t.checksTitle}</h1>
+      {!started && (
+        <>
+          <p>{t.checksIntro}</p>
+          <button class="big" onClick={() => void start()}>
+            {t.startChecks}
+          </button>
+        </>
+      )}
+      {started && (
+        <>
+          <div class="preview" role="group" aria-label={t.camera}>
+            <video ref={video} playsInline muted autoPlay />
+          </div>
+          {problem && (
+            <div class="error" role="alert">
+              <p>{problem === 'denied' ? t.permissionDenied : t.deviceBusy}</p>
+              {problem === 'denied' && <p style={{ fontWeight: 400 }}>{help}</p>}
+              <button onClick={() => void start()}>{t.tryAgain}</button>
+            </div>
+          )}
+          <ul class="check-list" aria-live="polite">
+            <li>
+              {t.browser} {label(browser)}
+            </li>
+            <li>
+              {t.camera} {label(camera)}
+            </li>
+            <li style={{ flexWrap: 'wrap' }}>
+              {t.microphone} {label(mic)}
+              <div style={{ flexBasis: '100%' }}>
+                <div class="meter" role="meter" aria-label={t.microphone} aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(level * 100)}>
+                  <div style={{ width: `${Math.round(level * 100)}%` }} />
+                </div>
+                <p class="hint" style={{ margin: '0.3em 0 0' }}>{t.speakNow}</p>
+              </div>
+            </li>
+            <li style={{ flexWrap: 'wrap' }}>
+              {t.speaker}
+              <button class="secondary small" style={{ marginLeft: 'auto' }} onClick={playTone}>
+                <Icon name="speaker" size={18} /> {t.playSound}
+              </button>
+              <p class="hint" style={{ flexBasis: '100%', margin: '0.3em 0 0' }}>{t.heardIt}</p>
+            </li>
+            <li>
+              {t.network} {label(net)}
+            </li>
+          </ul>
+          {net === 'poor' && <div class="notice">{t.networkPoorAdvice}</div>}
+          {net === 'fail' && <div class="error">{t.networkFailAdvice}</div>}
+          {devices.length > 0 && (
+            <div class="row">
+              <div>
+                <label for="cam-choice">{t.chooseCamera}</label>
+                <select id="cam-choice" value={prefs.videoInputId ?? ''} onChange={(e) => choose('videoInputId', (e.target as HTMLSelectElement).value)}>
+                  {devices.filter((d) => d.kind === 'videoinput').map((d, i) => (
+                    <option key={d.deviceId} value={d.deviceId}>{d.label || `${t.camera} ${i + 1}`}</option>
+                  ))}
+                </select>
+              </div>
+              <div>
+                <label for="mic-choice">{t.chooseMic}</label>
+                <select id="mic-choice" value={prefs.audioInputId ?? ''} onChange={(e) => choose('audioInputId', (e.target as HTMLSelectElement).value)}>
+                  {devices.filter((d) => d.kind === 'audioinput').map((d, i) => (
+                    <option key={d.deviceId} value={d.deviceId}>{d.label || `${t.microphone} ${i + 1}`}</option>
+                  ))}
+                </select>
+              </div>
+            </div>
+          )}
+          <div class="actions">
+            <button
+              class="big"
+              disabled={!finished}
+              onClick={async () => {
+                stopMedia();
+                await post('/api/patient/precall', {
+                  browser,
+                  camera: camera ?? 'fail',
+                  microphone: mic ?? 'fail',
+                  network: net ?? 'fail',
+                  details: { ...(netDetail ?? {}), platform: platform(), userAgent: navigator.userAgent.slice(0, 200) },
+                }).catch(() => undefined);
+                onDone();
+              }}
+            >
+              {t.enterWaitingRoom}
+            </button>
+          </div>
+        </>
+      )}
+    </div>
+  );
+}
