@@ -216,6 +216,12 @@ export class VisitService {
     await this.appointments.changed(a);
   }
 
+  /** A throwaway room for the pre-call media test, while the visit is still ahead. */
+  async preflight(p: PatientActor): Promise<{ token: string; roomName: string }> {
+    await this.openRow(p);
+    return this.video.preflightToken();
+  }
+
   /** Into the waiting room. Needs consent; the clinic hears about it at once. */
   async checkIn(p: PatientActor): Promise<void> {
     const a = await this.openRow(p);

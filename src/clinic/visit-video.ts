@@ -1,6 +1,7 @@
 // The clinic's use of the video service: rooms for visits and access tokens for the people in
 // them, through the same in-process API the REST layer uses. Identities are opaque (derived
 // from a server key), so neither room names nor identities carry anything about the patient.
+import { randomBytes } from 'node:crypto';
 import type { CredentialsService } from '../video/credentials/credentials-service.js';
 import type { RoomService } from '../video/rooms/room-service.js';
 import { mintAccessToken } from '../video/tokens/mint-token.js';
@@ -53,6 +54,17 @@ export class VisitVideo {
     const now = this.clock.now();
     const token = await mintAccessToken({ accountSid: this.accountSid, keySid: key.sid, keySecret: key.secret, identity, room: roomSid, ttlSeconds: this.tokenTtlSeconds, nowMs: now });
     return { token, expiresAt: new Date(now + this.tokenTtlSeconds * 1000).toISOString() };
+  }
+
+  /**
+   * A token for the pre-call network test: a throwaway room of its own (by name, so the first
+   * connect creates it ad hoc), short-lived, with an identity that means nothing.
+   */
+  async preflightToken(): Promise<{ token: string; roomName: string }> {
+    const roomName = `preflight-${randomBytes(12).toString('hex')}`;
+    const key = await this.clinicKey();
+    const token = await mintAccessToken({ accountSid: this.accountSid, keySid: key.sid, keySecret: key.secret, identity: `pf-${randomBytes(8).toString('hex')}`, room: roomName, ttlSeconds: 300, nowMs: this.clock.now() });
+    return { token, roomName };
   }
 
   async participants(roomSid: string) {

@@ -130,6 +130,14 @@ for (const db of DATABASES) {
       await item.waitFor({ timeout: 10_000 });
       assert.match(await item.innerText(), /Waiting \d+ min/);
       assert.equal(await item.locator('.chip.ok', { hasText: 'Camera' }).count(), 1, 'camera check passed');
+      assert.equal(await item.locator('.chip.ok', { hasText: 'Network' }).count(), 1, 'network check passed');
+      // The network check was a real media test through our own server, with its numbers kept for the clinic.
+      const apptId = await item.getAttribute('data-appointment');
+      const view = (await staff.evaluate((id) => fetch(`/api/appointments/${id}`).then((r) => r.json()), apptId)) as { precall: { network: string; details: { connected: boolean; sendKbps: number; rttMs: number | null; httpRttMs: number } } };
+      assert.equal(view.precall.network, 'good');
+      assert.equal(view.precall.details.connected, true);
+      assert.ok(view.precall.details.sendKbps > 100, `media flowed during the check (${view.precall.details.sendKbps} kbps)`);
+      await patient.getByTestId('waiting-self-view').waitFor();
 
       // Status and chat reach the patient live; the patient's reply reaches the provider.
       await item.getByRole('button', { name: 'Set status' }).click();

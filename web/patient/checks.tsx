@@ -9,7 +9,17 @@ import { Icon } from '../shared/icons.js';
 type Level = 'pass' | 'warn' | 'fail';
 type Net = 'good' | 'fair' | 'poor' | 'fail';
 
-declare const Twilio: { Video: { isSupported: boolean } };
+declare const Twilio: { Video: any };
+
+export interface NetworkResult {
+  connected: boolean;
+  transport: string | null;
+  rttMs: number | null;
+  jitterMs: number | null;
+  lossPct: number | null;
+  sendKbps: number | null;
+  httpRttMs: number | null;
+}
 
 export function platform(): 'ios' | 'android' | 'desktop' {
   const ua = navigator.userAgent;
@@ -27,33 +37,75 @@ export function recommendedBrowser(): string {
   return p === 'ios' ? 'Safari' : p === 'android' ? 'Chrome' : 'Chrome, Edge, Firefox or Safari';
 }
 
-/** Round trips to our server: median time and spread. */
-async function measureConnection(): Promise<{ rttMs: number; jitterMs: number; lossPct: number }> {
+/** Round trips to our server over HTTP: median time and spread (a fallback when media stats lack RTT). */
+async function httpRoundTrip(): Promise<number | null> {
   const samples: number[] = [];
-  let lost = 0;
-  for (let i = 0; i < 8; i++) {
+  for (let i = 0; i < 5; i++) {
     const t0 = performance.now();
     try {
-      const ctl = new AbortController();
-      const timer = setTimeout(() => ctl.abort(), 3000);
-      await fetch(`/healthz?probe=${i}`, { cache: 'no-store', signal: ctl.signal });
-      clearTimeout(timer);
+      await fetch('/healthz', { cache: 'no-store' });
       samples.push(performance.now() - t0);
     } catch {
-      lost++;
+      /* counted as missing */
     }
   }
-  if (samples.length === 0) return { rttMs: Infinity, jitterMs: 0, lossPct: 100 };
+  if (samples.length === 0) return null;
   samples.sort((a, b) => a - b);
-  const median = samples[Math.floor(samples.length / 2)]!;
-  const jitter = samples.slice(1).reduce((s, v, i) => s + Math.abs(v - samples[i]!), 0) / Math.max(1, samples.length - 1);
-  return { rttMs: Math.round(median), jitterMs: Math.round(jitter), lossPct: Math.round((lost / 8) * 100) };
+  return Math.round(samples[Math.floor(samples.length / 2)]!);
 }
 
-function rate(n: { rttMs: number; jitterMs: number; lossPct: number }): Net {
-  if (n.lossPct >= 50 || !Number.isFinite(n.rttMs)) return 'fail';
-  if (n.rttMs > 600 || n.lossPct > 10) return 'poor';
-  if (n.rttMs > 250 || n.jitterMs > 60) return 'fair';
+/**
+ * A real media test against our own server: the unmodified twilio-video SDK connects to a
+ * throwaway room with the preview's camera and microphone, sends for a few seconds, and we read
+ * its own statistics (round trip, jitter, loss, send bitrate, the ICE transport it found).
+ */
+export async function mediaTest(stream: MediaStream | null, seconds = 5): Promise<NetworkResult> {
+  const httpRttMs = await httpRoundTrip();
+  const result: NetworkResult = { connected: false, transport: null, rttMs: null, jitterMs: null, lossPct: null, sendKbps: null, httpRttMs };
+  if (typeof Twilio === 'undefined' || httpRttMs === null) return result;
+  let room: any = null;
+  const tracks = (stream?.getTracks() ?? []).map((t) => (t.kind === 'video' ? new Twilio.Video.LocalVideoTrack(t.clone()) : new Twilio.Video.LocalAudioTrack(t.clone())));
+  try {
+    const { token, roomName } = await post<{ token: string; roomName: string }>('/api/patient/preflight');
+    room = await Promise.race([
+      Twilio.Video.connect(token, { name: roomName, tracks, preferredVideoCodecs: ['VP8'], insights: false, wsServer: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/signaling` }),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 15_000)),
+    ]);
+    result.connected = true;
+    let first: { bytes: number; at: number } | null = null;
+    for (let i = 0; i <= seconds; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const [report] = await room.getStats();
+      const video = report?.localVideoTrackStats?.[0];
+      const audio = report?.localAudioTrackStats?.[0];
+      const bytes = (video?.bytesSent ?? 0) + (audio?.bytesSent ?? 0);
+      if (!first) first = { bytes, at: performance.now() };
+      else result.sendKbps = Math.round(((bytes - first.bytes) * 8) / (performance.now() - first.at));
+      const rtt = video?.roundTripTime ?? audio?.roundTripTime;
+      if (typeof rtt === 'number') result.rttMs = Math.round(rtt);
+      const jitter = audio?.jitter ?? video?.jitter;
+      if (typeof jitter === 'number') result.jitterMs = Math.round(jitter);
+      const sent = (video?.packetsSent ?? 0) + (audio?.packetsSent ?? 0);
+      const lost = (video?.packetsLost ?? 0) + (audio?.packetsLost ?? 0);
+      if (sent > 0) result.lossPct = Math.round((Math.max(0, lost) / sent) * 1000) / 10;
+      const pair = report?.activeIceCandidatePair;
+      if (pair?.localCandidate) result.transport = pair.localCandidate.candidateType === 'relay' ? `relay/${pair.localCandidate.relayProtocol ?? 'udp'}` : String(pair.localCandidate.protocol ?? 'udp');
+    }
+  } catch {
+    result.connected = false;
+  } finally {
+    room?.disconnect();
+    tracks.forEach((t) => t.stop());
+  }
+  return result;
+}
+
+export function rateNetwork(n: NetworkResult): 'good' | 'fair' | 'poor' | 'fail' {
+  if (!n.connected) return 'fail';
+  const rtt = n.rttMs ?? n.httpRttMs ?? 0;
+  const loss = n.lossPct ?? 0;
+  if (rtt > 600 || loss > 10 || (n.sendKbps !== null && n.sendKbps < 150)) return 'poor';
+  if (rtt > 250 || loss > 3 || (n.jitterMs ?? 0) > 60 || (n.sendKbps !== null && n.sendKbps < 400)) return 'fair';
   return 'good';
 }
 
@@ -62,7 +114,7 @@ export function Checks({ t, onDone }: { t: Strings; onDone: () => void }) {
   const [camera, setCamera] = useState<Level | null>(null);
   const [mic, setMic] = useState<Level | null>(null);
   const [net, setNet] = useState<Net | null>(null);
-  const [netDetail, setNetDetail] = useState<{ rttMs: number; jitterMs: number; lossPct: number } | null>(null);
+  const [netDetail, setNetDetail] = useState<NetworkResult | null>(null);
   const [problem, setProblem] = useState<'denied' | 'busy' | null>(null);
   const [level, setLevel] = useState(0);
   const [devices, setDevices] = useState<MediaDeviceInfo[]>([]);
@@ -73,6 +125,7 @@ export function Checks({ t, onDone }: { t: Strings; onDone: () => void }) {
       return {};
     }
   });
+  const [inUse, setInUse] = useState<{ audioInputId?: string; videoInputId?: string }>({});
   const video = useRef<HTMLVideoElement>(null);
   const stream = useRef<MediaStream | null>(null);
   const raf = useRef(0);
@@ -101,6 +154,7 @@ export function Checks({ t, onDone }: { t: Strings; onDone: () => void }) {
         await video.current.play().catch(() => undefined);
       }
       setCamera(s.getVideoTracks().length ? 'pass' : 'fail');
+      setInUse({ videoInputId: s.getVideoTracks()[0]?.getSettings().deviceId, audioInputId: s.getAudioTracks()[0]?.getSettings().deviceId });
       setDevices(await navigator.mediaDevices.enumerateDevices());
       // Microphone level meter: passes once sound is heard.
       const ctx = new AudioContext();
@@ -128,9 +182,9 @@ export function Checks({ t, onDone }: { t: Strings; onDone: () => void }) {
       setMic('fail');
     }
     setNet(null);
-    const n = await measureConnection();
+    const n = await mediaTest(stream.current);
     setNetDetail(n);
-    setNet(rate(n));
+    setNet(rateNetwork(n));
   };
 
   const playTone = () => {
@@ -210,13 +264,19 @@ export function Checks({ t, onDone }: { t: Strings; onDone: () => void }) {
               {t.network} {label(net)}
             </li>
           </ul>
+          {netDetail?.connected && (
+            <p class="hint" data-testid="network-detail">
+              {[netDetail.rttMs ?? netDetail.httpRttMs, netDetail.sendKbps].every((v) => v !== null) && `${netDetail.rttMs ?? netDetail.httpRttMs} ms · ${netDetail.sendKbps} kbps`}
+              {netDetail.lossPct !== null && ` · ${netDetail.lossPct}%`}
+            </p>
+          )}
           {net === 'poor' && <div class="notice">{t.networkPoorAdvice}</div>}
           {net === 'fail' && <div class="error">{t.networkFailAdvice}</div>}
           {devices.length > 0 && (
             <div class="row">
               <div>
                 <label for="cam-choice">{t.chooseCamera}</label>
-                <select id="cam-choice" value={prefs.videoInputId ?? ''} onChange={(e) => choose('videoInputId', (e.target as HTMLSelectElement).value)}>
+                <select id="cam-choice" value={prefs.videoInputId ?? inUse.videoInputId ?? ''} onChange={(e) => choose('videoInputId', (e.target as HTMLSelectElement).value)}>
                   {devices.filter((d) => d.kind === 'videoinput').map((d, i) => (
                     <option key={d.deviceId} value={d.deviceId}>{d.label || `${t.camera} ${i + 1}`}</option>
                   ))}
@@ -224,7 +284,7 @@ export function Checks({ t, onDone }: { t: Strings; onDone: () => void }) {
               </div>
               <div>
                 <label for="mic-choice">{t.chooseMic}</label>
-                <select id="mic-choice" value={prefs.audioInputId ?? ''} onChange={(e) => choose('audioInputId', (e.target as HTMLSelectElement).value)}>
+                <select id="mic-choice" value={prefs.audioInputId ?? inUse.audioInputId ?? ''} onChange={(e) => choose('audioInputId', (e.target as HTMLSelectElement).value)}>
                   {devices.filter((d) => d.kind === 'audioinput').map((d, i) => (
                     <option key={d.deviceId} value={d.deviceId}>{d.label || `${t.microphone} ${i + 1}`}</option>
                   ))}
@@ -243,7 +303,7 @@ export function Checks({ t, onDone }: { t: Strings; onDone: () => void }) {
                   camera: camera ?? 'fail',
                   microphone: mic ?? 'fail',
                   network: net ?? 'fail',
-                  details: { ...(netDetail ?? {}), platform: platform(), userAgent: navigator.userAgent.slice(0, 200) },
+                  details: { ...(netDetail ?? {}), platform: platform(), browser: navigator.userAgent.slice(0, 200) },
                 }).catch(() => undefined);
                 onDone();
               }}

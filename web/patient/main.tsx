@@ -1,7 +1,7 @@
 // The patient's journey from the SMS link: verify → intake → copay → consent → checks →
 // waiting room → visit → end. A returning patient resumes where they left off.
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, get, post } from '../shared/api.js';
 import { ChatPanel, mergeMessage, type ChatMessage } from '../shared/chat-panel.js';
 import { connectEvents } from '../shared/live-events.js';
@@ -345,6 +345,42 @@ function Agree({ t, title, big, wording, button, onAgree }: { t: Strings; title:
   );
 }
 
+/** The patient's own camera while waiting, so they can fix light and framing before the visit. */
+function SelfView({ t }: { t: Strings }) {
+  const [on, setOn] = useState(true);
+  const video = useRef<HTMLVideoElement>(null);
+  useEffect(() => {
+    if (!on) return;
+    let stream: MediaStream | null = null;
+    let stopped = false;
+    const prefs = savedDevices();
+    navigator.mediaDevices
+      .getUserMedia({ video: prefs.videoInputId ? { deviceId: { exact: prefs.videoInputId } } : { facingMode: 'user' } })
+      .then((s) => {
+        if (stopped) return s.getTracks().forEach((tr) => tr.stop());
+        stream = s;
+        if (video.current) video.current.srcObject = s;
+      })
+      .catch(() => setOn(false));
+    return () => {
+      stopped = true;
+      stream?.getTracks().forEach((tr) => tr.stop());
+    };
+  }, [on]);
+  return (
+    <div style={{ marginTop: '1em' }}>
+      {on && (
+        <div class="preview" role="group" aria-label={t.visit.you} style={{ maxWidth: '240px' }}>
+          <video ref={video} playsInline muted autoPlay data-testid="waiting-self-view" />
+        </div>
+      )}
+      <button class="quiet small" onClick={() => setOn(!on)}>
+        {on ? t.visit.cameraOff : t.visit.cameraOn}
+      </button>
+    </div>
+  );
+}
+
 function WaitingRoom({ t, lang, me, onAdmitted, onEnded, refresh }: { t: Strings; lang: Lang; me: Me; onAdmitted: () => void; onEnded: () => void; refresh: () => Promise<Me> }) {
   const [status, setStatus] = useState(me.providerStatus);
   const [wait, setWait] = useState(me.estimatedWaitMinutes);
@@ -398,6 +434,7 @@ function WaitingRoom({ t, lang, me, onAdmitted, onEnded, refresh }: { t: Strings
         <p style={{ marginTop: '1em' }}>
           {t.estimatedWait}: <strong>{wait === null ? '—' : wait === 0 ? t.soon : t.minutes(wait)}</strong>
         </p>
+        <SelfView t={t} />
       </div>
       <div class="card" style={{ marginTop: '1em', padding: 0, display: 'flex', flexDirection: 'column', height: '340px' }}>
         <h2 style={{ padding: '0.9em 1em 0', margin: 0 }}>{t.chatTitle}</h2>

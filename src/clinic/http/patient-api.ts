@@ -73,6 +73,7 @@ export function patientApi(api: FastifyInstance, visits: VisitService, db: Db, s
       return { ok: true };
     },
   );
+  api.post('/patient/preflight', async (req) => visits.preflight(await patient(req)));
   api.post('/patient/check-in', async (req) => {
     await visits.checkIn(await patient(req));
     return { ok: true };
