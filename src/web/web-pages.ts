@@ -37,6 +37,11 @@ export async function webPages(app: FastifyInstance, config: Config): Promise<vo
   });
   await app.register(fastifyStatic, { root: path.join(dir, 'assets'), prefix: '/assets/', decorateReply: false, maxAge: '1h' });
 
+  // Clinic media (e.g. the waiting-room video) is self-hosted: files in DATA_DIR/media.
+  const media = path.join(config.dataDir, 'media');
+  fs.mkdirSync(media, { recursive: true });
+  await app.register(fastifyStatic, { root: media, prefix: '/media/', decorateReply: false, maxAge: '1h' });
+
   const page = (name: string) => (_req: unknown, reply: FastifyReply) => {
     const file = path.join(dir, `${name}.html`);
     if (!fs.existsSync(file)) {

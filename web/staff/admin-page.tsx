@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, get } from '../shared/api.js';
 import { dateTimeOf } from '../shared/format.js';
 import { handleError, type Me } from './main.js';
+import { ClinicSettingsPanel } from './clinic-settings-panel.js';
 
 interface StaffRow { id: string; email: string; displayName: string; role: string; seesAllSchedules: boolean; totpEnabled: boolean; active: boolean }
 interface AuditRow { id: number; at: string; actorKind: string; actorName: string | null; action: string; subjectKind: string | null; subjectId: string | null; ip: string | null }
@@ -75,6 +76,7 @@ export function AdminPage(_props: { me: Me }) {
           </table>
         </section>
       </div>
+      <ClinicSettingsPanel />
       <section class="card" style={{ marginTop: '1.2em' }}>
         <h2>Audit log <span class="hint">every access to patient data, newest first</span></h2>
         <table class="schedule" data-testid="audit-log">

@@ -8,7 +8,7 @@ import type { AuditLog } from '../audit-log.js';
 import { badRequest } from '../errors.js';
 import { requireAdmin, SESSION_IDLE_MS, type StaffService } from '../staff/staff-service.js';
 import type { VisitService } from '../visit-service.js';
-import type { ClinicSettingsService } from '../clinic-settings.js';
+import type { ClinicSettings, ClinicSettingsService } from '../clinic-settings.js';
 import { clearCookie, clientIp, S, setSessionCookie, STAFF_COOKIE } from './http-kit.js';
 
 export interface StaffApiDeps {
@@ -105,6 +105,57 @@ export function staffApi(api: FastifyInstance, d: StaffApiDeps): void {
     requireAdmin(a);
     return d.audit.list(a.clinicId, { limit: 100, ...(req.query.before ? { before: req.query.before } : {}) });
   });
+
+  // ---- clinic settings (admins) ----
+  api.get('/clinic/settings', async (req) => {
+    const a = await actor(req);
+    requireAdmin(a);
+    return (await d.clinics.get(a.clinicId)).settings;
+  });
+  const localized = { type: 'object', required: ['en', 'es'], properties: { en: S.str(500, 1), es: S.str(500, 1) }, additionalProperties: false } as const;
+  api.patch<{ Body: Record<string, unknown> }>(
+    '/clinic/settings',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            reminderOffsetsMinutes: { type: 'array', maxItems: 5, items: S.int(5, 7 * 24 * 60) },
+            intakeQuestions: {
+              type: 'array',
+              maxItems: 30,
+              items: {
+                type: 'object',
+                required: ['id', 'kind', 'label', 'required'],
+                additionalProperties: false,
+                properties: { id: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,39}$' }, kind: { type: 'string', enum: ['text', 'longtext', 'yesno'] }, label: localized, required: S.bool },
+              },
+            },
+            waitingRoomVideo: {
+              anyOf: [
+                { type: 'null' },
+                { type: 'object', required: ['kind', 'url'], additionalProperties: false, properties: { kind: { const: 'file' }, url: { type: 'string', pattern: '^(/media/[A-Za-z0-9._-]+|https://[^\\s]+)$', maxLength: 500 } } },
+                { type: 'object', required: ['kind', 'videoId'], additionalProperties: false, properties: { kind: { const: 'youtube' }, videoId: { type: 'string', pattern: '^[A-Za-z0-9_-]{6,20}$' } } },
+              ],
+            },
+            guestsNeedAdmission: S.bool,
+          },
+        },
+      },
+    },
+    async (req) => {
+      const a = await actor(req);
+      requireAdmin(a);
+      const body = req.body as Partial<ClinicSettings>;
+      if (body.intakeQuestions && new Set(body.intakeQuestions.map((q) => q.id)).size !== body.intakeQuestions.length) {
+        throw badRequest('duplicate_question', 'Each question needs its own id');
+      }
+      const updated = await d.clinics.update(a.clinicId, body);
+      await d.audit.record(a, { action: 'clinic.settings', subjectKind: 'clinic', subjectId: a.clinicId, detail: { fields: Object.keys(body) } });
+      return updated.settings;
+    },
+  );
 
   // ---- appointments ----
   api.get<{ Querystring: { from: string; to: string; providerId?: string } }>(
