@@ -6,7 +6,7 @@ import type { Db } from '../store/database.js';
 import type { AppointmentsTable } from '../store/schema.js';
 import type { EventBus } from '../realtime/event-bus.js';
 import { iso, type Clock } from '../util/clock.js';
-import { seesClinical, seesProvider, type Actor, type PatientActor, type StaffActor } from './actor.js';
+import { seesClinical, seesProvider, type Actor, type GuestActor, type PatientActor, type StaffActor } from './actor.js';
 import type { AppointmentService, PrecallSummary } from './appointment-service.js';
 import type { AuditLog } from './audit-log.js';
 import { formatMoney, type ClinicSettingsService, type IntakeQuestion, type Language } from './clinic-settings.js';
@@ -317,13 +317,20 @@ export class VisitService {
     return { token, identity, roomSid, expiresAt, connectProfile: a.expected_participants > 2 ? 'group' : 'two-party' };
   }
 
-  /** Display names for the opaque identities of this visit, for the people in it only. */
-  async directory(actor: StaffActor | PatientActor, appointmentId: string): Promise<Record<string, { name: string; role: string }>> {
+  /** Display names for the opaque identities of this visit (provider, patient, guests), for the people in it only. */
+  async directory(actor: StaffActor | PatientActor | GuestActor, appointmentId: string): Promise<Record<string, { name: string; role: string }>> {
     const a = await this.authorized(actor, appointmentId);
-    const provider = await this.db.selectFrom('staff').select(['id', 'display_name']).where('id', '=', a.provider_id).executeTakeFirstOrThrow();
+    // Every provider of the clinic: one covering for a colleague (whole-schedule access) joins
+    // under their own identity and must show up with their own name.
+    const providers = await this.db.selectFrom('staff').select(['id', 'display_name']).where('clinic_id', '=', a.clinic_id).where('role', '=', 'provider').execute();
     const out: Record<string, { name: string; role: string }> = {};
-    out[this.video.identityFor('staff', provider.id, a.id)] = { name: provider.display_name, role: 'provider' };
+    for (const p of providers) out[this.video.identityFor('staff', p.id, a.id)] = { name: p.display_name, role: 'provider' };
     out[this.video.identityFor('patient', a.id, a.id)] = { name: a.patient_name, role: 'patient' };
+    // Guests by the role they were invited as; a declined guest who never came in is not listed.
+    const guests = await this.db.selectFrom('guest_invitations').select(['id', 'role', 'display_name', 'revoked_at', 'admitted_at']).where('appointment_id', '=', a.id).execute();
+    for (const g of guests) {
+      if (!g.revoked_at || g.admitted_at) out[this.video.identityFor('guest', g.id, a.id)] = { name: g.display_name, role: g.role };
+    }
     return out;
   }
 
@@ -411,8 +418,8 @@ export class VisitService {
     return a;
   }
 
-  /** Staff who may see the appointment, or the patient of this very appointment. */
-  private async authorized(actor: StaffActor | PatientActor, appointmentId: string): Promise<AppointmentsTable> {
+  /** Staff who may see the appointment, or the patient (or a guest) of this very appointment. */
+  private async authorized(actor: StaffActor | PatientActor | GuestActor, appointmentId: string): Promise<AppointmentsTable> {
     if (actor.kind === 'staff') return this.appointments.load(actor, appointmentId);
     if (actor.appointmentId !== appointmentId) throw notFound('Appointment not found');
     return this.row(appointmentId);

@@ -155,6 +155,9 @@ eachDatabase('clinic staff auth', (db) => {
     assert.equal(bad.body.error.code, 'bad_code');
     assert.equal((await next.post('/api/auth/totp', { code: 'abcdef' })).status, 401);
     assert.equal((await next.get('/api/auth/me')).status, 401);
+    // The enrollment's code cannot be replayed; the next step's code works once.
+    assert.equal((await next.post('/api/auth/totp', { code: currentTotp(secret, server.clock.now()) })).status, 401);
+    server.clock.advance(30_000);
     const good = await next.post('/api/auth/totp', { code: currentTotp(secret, server.clock.now()) });
     assert.equal(good.status, 200);
     assert.equal((await next.get('/api/auth/me')).status, 200);

@@ -108,6 +108,8 @@ export class StaffClient extends HttpClient {
     } else if (res.body.stage === 'totp') {
       const secret = totpSecretOf(this.server, email);
       assert.ok(secret, `no TOTP secret known for ${email}`);
+      // A code works once: move to the next 30-second step so an earlier sign-in's code is not reused.
+      this.server.clock.advance(30_000);
       const code = await this.post('/api/auth/totp', { code: currentTotp(secret, now()) });
       assert.equal(code.status, 200, code.text);
     } else {

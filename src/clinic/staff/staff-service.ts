@@ -81,6 +81,7 @@ export class StaffService {
       password_hash: await hashPassword(input.password),
       totp_secret_enc: null,
       totp_enabled: 0,
+      totp_last_step: null,
       active: 1,
       failed_logins: 0,
       locked_until: null,
@@ -169,10 +170,13 @@ export class StaffService {
   async verifyTotp(sessionSecret: string, code: string, ip: string | null): Promise<void> {
     const { session, staff } = await this.sessionRow(sessionSecret);
     if (session.stage !== 'totp' || !staff.totp_secret_enc) throw badRequest('wrong_stage', 'No code is expected now');
-    if (!checkTotp(this.box.open(staff.totp_secret_enc), code.trim(), this.clock.now())) {
+    const step = checkTotp(this.box.open(staff.totp_secret_enc), code.trim(), this.clock.now());
+    // A code works once: a step at or before the last one used is refused (replay).
+    if (step === null || (staff.totp_last_step !== null && step <= staff.totp_last_step)) {
       await this.audit.record(staffActor(staff, ip), { action: 'auth.totp_failed' });
       throw unauthorized('bad_code', 'That code is not right. Use the newest code from your authenticator app.');
     }
+    await this.db.updateTable('staff').set({ totp_last_step: step }).where('id', '=', staff.id).execute();
     await this.db.updateTable('staff_sessions').set({ stage: 'active', last_seen_at: iso(this.clock.now()) }).where('id_hash', '=', hashSecret(sessionSecret)).execute();
     await this.audit.record(staffActor(staff, ip), { action: 'auth.login' });
   }
@@ -189,10 +193,11 @@ export class StaffService {
   async confirmTotpEnrollment(sessionSecret: string, code: string, ip: string | null): Promise<void> {
     const { staff } = await this.sessionRow(sessionSecret);
     if (staff.totp_enabled || !staff.totp_secret_enc) throw badRequest('wrong_stage', 'Start two-step setup first');
-    if (!checkTotp(this.box.open(staff.totp_secret_enc), code.trim(), this.clock.now())) {
+    const step = checkTotp(this.box.open(staff.totp_secret_enc), code.trim(), this.clock.now());
+    if (step === null) {
       throw unauthorized('bad_code', 'That code is not right. Check the time on your phone and try the newest code.');
     }
-    await this.db.updateTable('staff').set({ totp_enabled: 1, updated_at: iso(this.clock.now()) }).where('id', '=', staff.id).execute();
+    await this.db.updateTable('staff').set({ totp_enabled: 1, totp_last_step: step, updated_at: iso(this.clock.now()) }).where('id', '=', staff.id).execute();
     await this.db.updateTable('staff_sessions').set({ stage: 'active' }).where('id_hash', '=', hashSecret(sessionSecret)).execute();
     await this.audit.record(staffActor(staff, ip), { action: 'auth.totp_enrolled' });
   }

@@ -13,10 +13,14 @@ export function totpUri(secretBase32: string, label: string): string {
   return totp(secretBase32, label).toString();
 }
 
-/** Accepts the current code and one step either side (clock drift on phones). */
-export function checkTotp(secretBase32: string, code: string, nowMs: number): boolean {
-  if (!/^\d{6}$/.test(code)) return false;
-  return totp(secretBase32).validate({ token: code, timestamp: nowMs, window: 1 }) !== null;
+/**
+ * Accepts the current code and one step either side (clock drift on phones). Returns the time
+ * step the code belongs to (so a used code can be refused the second time), or null.
+ */
+export function checkTotp(secretBase32: string, code: string, nowMs: number): number | null {
+  if (!/^\d{6}$/.test(code)) return null;
+  const delta = totp(secretBase32).validate({ token: code, timestamp: nowMs, window: 1 });
+  return delta === null ? null : Math.floor(nowMs / 30_000) + delta;
 }
 
 export function currentTotp(secretBase32: string, nowMs: number): string {

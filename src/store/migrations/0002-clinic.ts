@@ -28,6 +28,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('password_hash', 'text', (c) => c.notNull())
     .addColumn('totp_secret_enc', 'text')
     .addColumn('totp_enabled', 'integer', (c) => c.notNull())
+    .addColumn('totp_last_step', 'integer') // the last accepted code's time step: codes work once
     .addColumn('active', 'integer', (c) => c.notNull())
     .addColumn('failed_logins', 'integer', (c) => c.notNull())
     .addColumn('locked_until', 'text')
