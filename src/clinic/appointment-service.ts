@@ -67,7 +67,7 @@ export interface AppointmentView {
   copayAcknowledged: boolean;
   consentGiven: boolean;
   linkLocked: boolean;
-  clinical?: { patientDob: string; reason: string; intake: Record<string, string> | null };
+  clinical?: { patientDob: string; reason: string; intake: Record<string, string> | null; intakeLabels: Record<string, string> };
 }
 
 export class AppointmentService {
@@ -201,7 +201,8 @@ export class AppointmentService {
     const rows = await q.execute();
     const locked = await this.lockedSet(rows.map((r) => r.id));
     await this.audit.record(actor, { action: 'appointment.list', detail: { from: range.from, to: range.to, count: rows.length } });
-    return rows.map((r) => toView(actor, r, r.provider_name, locked.has(r.id)));
+    const labels = intakeLabels(await this.clinics.get(actor.clinicId));
+    return rows.map((r) => toView(actor, r, r.provider_name, locked.has(r.id), labels));
   }
 
   async view(actor: StaffActor, id: string, opts: { audit: boolean } = { audit: true }): Promise<AppointmentView> {
@@ -209,7 +210,7 @@ export class AppointmentService {
     const provider = await this.db.selectFrom('staff').select('display_name').where('id', '=', row.provider_id).executeTakeFirst();
     if (opts.audit) await this.audit.record(actor, { action: 'appointment.view', subjectKind: 'appointment', subjectId: id, detail: { clinical: seesClinical(actor) } });
     const locked = await this.lockedSet([id]);
-    return toView(actor, row, provider?.display_name ?? '', locked.has(id));
+    return toView(actor, row, provider?.display_name ?? '', locked.has(id), intakeLabels(await this.clinics.get(actor.clinicId)));
   }
 
   /** Loads a row the actor may see: another clinic's or another provider's is "not found". */
@@ -320,7 +321,12 @@ function inputOf(a: AppointmentsTable): AppointmentInput {
   };
 }
 
-function toView(actor: StaffActor, r: AppointmentsTable, providerName: string, linkLocked: boolean): AppointmentView {
+/** The clinic's intake questions by id, in English, for staff reading the answers. */
+export function intakeLabels(clinic: Clinic): Record<string, string> {
+  return Object.fromEntries(clinic.settings.intakeQuestions.map((q) => [q.id, q.label.en]));
+}
+
+function toView(actor: StaffActor, r: AppointmentsTable, providerName: string, linkLocked: boolean, labels: Record<string, string>): AppointmentView {
   const view: AppointmentView = {
     id: r.id,
     providerId: r.provider_id,
@@ -346,7 +352,7 @@ function toView(actor: StaffActor, r: AppointmentsTable, providerName: string, l
     linkLocked,
   };
   if (seesClinical(actor)) {
-    view.clinical = { patientDob: r.patient_dob, reason: r.reason, intake: r.intake ? (JSON.parse(r.intake) as Record<string, string>) : null };
+    view.clinical = { patientDob: r.patient_dob, reason: r.reason, intake: r.intake ? (JSON.parse(r.intake) as Record<string, string>) : null, intakeLabels: labels };
   }
   return view;
 }

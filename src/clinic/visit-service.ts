@@ -7,7 +7,7 @@ import type { AppointmentsTable } from '../store/schema.js';
 import type { EventBus } from '../realtime/event-bus.js';
 import { iso, type Clock } from '../util/clock.js';
 import { seesClinical, seesProvider, type Actor, type GuestActor, type PatientActor, type StaffActor } from './actor.js';
-import type { AppointmentService, PrecallSummary } from './appointment-service.js';
+import { intakeLabels, type AppointmentService, type PrecallSummary } from './appointment-service.js';
 import type { AuditLog } from './audit-log.js';
 import { formatMoney, type ClinicSettingsService, type IntakeQuestion, type Language } from './clinic-settings.js';
 import { badRequest, ClinicError, conflict, forbidden, notFound, unauthorized } from './errors.js';
@@ -59,6 +59,7 @@ export interface VisitRecord {
   chat: ChatMessage[];
   precall: PrecallSummary | null;
   intake: Record<string, string> | null;
+  intakeLabels: Record<string, string>;
   copayAcknowledgedAt: string | null;
   consentGivenAt: string | null;
 }
@@ -378,6 +379,7 @@ export class VisitService {
       chat,
       precall: a.precall ? (JSON.parse(a.precall) as PrecallSummary) : null,
       intake: a.intake ? (JSON.parse(a.intake) as Record<string, string>) : null,
+      intakeLabels: intakeLabels(await this.clinics.get(a.clinic_id)),
       copayAcknowledgedAt: a.copay_ack ? (JSON.parse(a.copay_ack) as { at: string }).at : null,
       consentGivenAt: a.consent ? (JSON.parse(a.consent) as { at: string }).at : null,
     };

@@ -11,13 +11,22 @@ import { DATABASES, startServer, waitFor, type TestServer } from '../helpers/ser
 import { launchChromium } from '../helpers/browser.js';
 import { builtWebDir, screenshotPath } from '../helpers/web.js';
 import { seriousA11yProblems } from '../helpers/axe.js';
+import { STRINGS } from '../../web/patient/i18n.js';
+import { DEFAULT_SETTINGS } from '../../src/clinic/clinic-settings.js';
 
+const DESKTOP = { viewport: { width: 1280, height: 800 } };
 const PHONE = {
   viewport: { width: 360, height: 740 },
   isMobile: true,
   hasTouch: true,
   userAgent: 'Mozilla/5.0 (Linux; Android 13; Pixel 6) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36',
 };
+
+/** SQLite: a Spanish-speaking patient on a phone with no copay; PostgreSQL: English on a computer with a copay. */
+const VARIANTS = {
+  sqlite: { device: PHONE, lang: 'es', copay: '0.00', size: 'phone' },
+  postgres: { device: DESKTOP, lang: 'en', copay: '25.00', size: 'desktop' },
+} as const;
 
 /** Every patient screen (and the staff ones on the way) must pass WCAG 2.1 AA's serious rules. */
 async function assertAccessible(page: Page, screen: string): Promise<void> {
@@ -48,14 +57,19 @@ for (const db of DATABASES) {
       server = await startServer(db, { env: { WEB_DIR: await builtWebDir() } });
       browser = await launchChromium();
       staffCtx = await browser.newContext({ viewport: { width: 1366, height: 860 } });
-      patientCtx = await browser.newContext(PHONE);
+      patientCtx = await browser.newContext(VARIANTS[db].device);
     });
     after(async () => {
       await browser?.close();
       await server?.stop();
     });
 
-    test('book → SMS → portal → checks → waiting room → admit → visit → end → record', async () => {
+    const v = VARIANTS[db];
+    const t = STRINGS[v.lang];
+    const question = (id: string) => DEFAULT_SETTINGS.intakeQuestions.find((q) => q.id === id)!.label[v.lang];
+    const shot = (name: string) => screenshotPath(`${name}-${v.size}`);
+
+    test(`book → SMS → portal → checks → waiting room → admit → visit → end → record (${v.lang}, ${v.size})`, async () => {
       const demo = server.tv.clinic.demo!;
       const staff = await staffCtx.newPage();
       for (const [who, ctx] of [['staff', staffCtx], ['patient', patientCtx]] as const) {
@@ -76,7 +90,8 @@ for (const db of DATABASES) {
       await staff.getByLabel('Patient name').fill('Rosa Delgado');
       await staff.getByLabel(/Mobile number/).fill('(555) 410-2288');
       await staff.getByLabel(/Date of birth/).fill('1948-02-29');
-      await staff.getByLabel('Language').selectOption('es');
+      await staff.getByLabel('Language').selectOption(v.lang);
+      await staff.getByLabel('Copay ($)').fill(v.copay);
       await staff.getByLabel(/Visit reason/).fill('Knee pain follow-up');
       await staff.getByRole('button', { name: 'Book and text the patient' }).click();
       await staff.getByRole('cell', { name: /Rosa Delgado/ }).waitFor();
@@ -86,7 +101,7 @@ for (const db of DATABASES) {
         const r = (await (await fetch(`${server.url}/dev/outbox.json`)).json()) as { messages: { kind: string; body: string }[] };
         return r.messages.find((m) => m.kind === 'invite');
       });
-      assert.match(sms.body, /Demo Family Clinic: su visita por video/);
+      assert.match(sms.body, v.lang === 'es' ? /Demo Family Clinic: su visita por video/ : /Demo Family Clinic: your video visit/);
       for (const secret of ['Rosa', 'Delgado', 'Knee', '1948', 'Rivera']) assert.ok(!sms.body.includes(secret), `SMS must not contain ${secret}`);
       const link = sms.body.match(/https?:\/\/\S+\/v\/[A-Za-z0-9_-]{43}/)?.[0];
       assert.ok(link, 'the SMS carries the patient link');
@@ -94,33 +109,40 @@ for (const db of DATABASES) {
       // Patient on a phone: verify (Spanish), intake, copay ($0 copay is skipped), consent.
       const patient = await patientCtx.newPage();
       await patient.goto(link);
-      await patient.getByRole('heading', { name: 'Bienvenido a su visita por video' }).waitFor();
-      await patient.screenshot({ path: screenshotPath('patient-1-verify-phone'), fullPage: true });
+      await patient.getByRole('heading', { name: t.verifyTitle }).waitFor();
+      await patient.screenshot({ path: shot('patient-1-verify'), fullPage: true });
       await assertAccessible(patient, 'patient verify');
-      await patient.getByLabel('Mes').selectOption('1');
-      await patient.getByLabel('Día').fill('1');
-      await patient.getByLabel('Año').fill('1950');
-      await patient.getByRole('button', { name: 'Continuar' }).click();
-      await patient.getByText('no coincide').waitFor();
-      await patient.getByLabel('Mes').selectOption('2');
-      await patient.getByLabel('Día').fill('29');
-      await patient.getByLabel('Año').fill('1948');
-      await patient.getByRole('button', { name: 'Continuar' }).click();
-      await patient.getByRole('heading', { name: 'Antes de su visita' }).waitFor();
-      await patient.getByLabel(/De qué le gustaría hablar/).fill('Me duele la rodilla al subir escaleras');
-      await patient.getByLabel('Alergias').fill('Penicilina');
-      await patient.screenshot({ path: screenshotPath('patient-2-intake-phone'), fullPage: true });
+      await patient.getByLabel(t.month).selectOption('1');
+      await patient.getByLabel(t.day).fill('1');
+      await patient.getByLabel(t.year).fill('1950');
+      await patient.getByRole('button', { name: t.continue }).click();
+      await patient.getByText(t.errors.bad_dob!).waitFor();
+      await patient.getByLabel(t.month).selectOption('2');
+      await patient.getByLabel(t.day).fill('29');
+      await patient.getByLabel(t.year).fill('1948');
+      await patient.getByRole('button', { name: t.continue }).click();
+      await patient.getByRole('heading', { name: t.intakeTitle }).waitFor();
+      await patient.getByLabel(question('reason')).fill('Me duele la rodilla al subir escaleras');
+      await patient.getByLabel(question('allergies')).fill('Penicilina');
+      await patient.screenshot({ path: shot('patient-2-intake'), fullPage: true });
       await assertAccessible(patient, 'patient intake');
-      await patient.getByRole('button', { name: 'Continuar' }).click();
-      await patient.getByRole('heading', { name: 'Acepto la visita por video' }).waitFor();
+      await patient.getByRole('button', { name: t.continue }).click();
+      if (v.copay !== '0.00') {
+        await patient.getByRole('heading', { name: t.copayTitle }).waitFor();
+        await patient.locator('.big-number', { hasText: '$25.00' }).waitFor();
+        await patient.screenshot({ path: shot('patient-2b-copay'), fullPage: true });
+        await assertAccessible(patient, 'patient copay');
+        await patient.getByRole('button', { name: t.copayAgree }).click();
+      }
+      await patient.getByRole('heading', { name: t.consentTitle }).waitFor();
       await assertAccessible(patient, 'patient consent');
-      await patient.getByRole('button', { name: 'Acepto' }).click();
+      await patient.getByRole('button', { name: t.consentAgree }).click();
 
       // Checks with the fake camera and microphone.
-      await patient.getByRole('button', { name: 'Empezar la revisión' }).click();
-      const go = patient.getByRole('button', { name: 'Ir a la sala de espera' });
+      await patient.getByRole('button', { name: t.startChecks }).click();
+      const go = patient.getByRole('button', { name: t.enterWaitingRoom });
       await waitFor('checks finished', () => go.isEnabled(), 20_000);
-      await patient.screenshot({ path: screenshotPath('patient-3-checks-phone'), fullPage: true });
+      await patient.screenshot({ path: shot('patient-3-checks'), fullPage: true });
       await assertAccessible(patient, 'patient checks');
       await go.click();
       await patient.getByTestId('waiting-room').waitFor();
@@ -139,25 +161,32 @@ for (const db of DATABASES) {
       assert.ok(view.precall.details.sendKbps > 100, `media flowed during the check (${view.precall.details.sendKbps} kbps)`);
       await patient.getByTestId('waiting-self-view').waitFor();
 
+      // The provider reads the intake before the visit, with the clinic's question wording.
+      await item.getByRole('button', { name: 'Intake' }).click();
+      const intake = staff.getByRole('dialog');
+      await intake.getByText('Me duele la rodilla al subir escaleras').waitFor();
+      await intake.getByText(DEFAULT_SETTINGS.intakeQuestions.find((q) => q.id === 'allergies')!.label.en).waitFor();
+      await intake.getByRole('button', { name: 'Close' }).click();
+
       // Status and chat reach the patient live; the patient's reply reaches the provider.
       await item.getByRole('button', { name: 'Set status' }).click();
       await staff.getByRole('button', { name: 'Running about 10 minutes late' }).click();
       await staff.getByRole('button', { name: 'Show to patient' }).click();
       // The patient reads Spanish, so the preset reaches them in Spanish.
-      await patient.getByTestId('provider-status').filter({ hasText: 'Voy con unos 10 minutos de retraso' }).waitFor();
+      await patient.getByTestId('provider-status').filter({ hasText: v.lang === 'es' ? 'Voy con unos 10 minutos de retraso' : 'Running about 10 minutes late' }).waitFor();
       await item.getByRole('button', { name: 'Starting soon' }).click();
-      await patient.getByText('Su proveedor empezará la visita en un momento').waitFor();
+      await patient.getByText(t.admitSoon).waitFor();
       await item.getByRole('button', { name: /^Chat/ }).click();
       await staff.getByPlaceholder('Write to the patient…').fill('Hola Rosa, ya casi empezamos.');
       await staff.getByRole('button', { name: 'Send' }).click();
       await patient.getByTestId('chat-message').filter({ hasText: 'ya casi empezamos' }).waitFor();
-      await patient.getByPlaceholder('Escriba un mensaje…').fill('Gracias, aquí estoy');
-      await patient.getByRole('button', { name: 'Enviar' }).click();
+      await patient.getByPlaceholder(t.chatPlaceholder).fill('Gracias, aquí estoy');
+      await patient.getByRole('button', { name: t.send }).click();
       await staff.getByTestId('chat-message').filter({ hasText: 'aquí estoy' }).waitFor();
-      await patient.screenshot({ path: screenshotPath('patient-4-waiting-room-phone'), fullPage: true });
+      await patient.screenshot({ path: shot('patient-4-waiting-room'), fullPage: true });
       await assertAccessible(patient, 'patient waiting room');
       await staff.getByRole('button', { name: 'Close chat' }).click();
-      await staff.screenshot({ path: screenshotPath('staff-1-dashboard'), fullPage: true });
+      await staff.screenshot({ path: shot('staff-1-dashboard'), fullPage: true });
       await assertAccessible(staff, 'staff dashboard');
 
       // Admit: the provider goes into the visit, the patient is moved in.
@@ -174,20 +203,20 @@ for (const db of DATABASES) {
       const identities = await staff.evaluate(() => [...(window as any).visitRoom.participants.values()].map((p: any) => p.identity));
       assert.equal(identities.length, 1);
       assert.match(identities[0], /^pt-[0-9a-f]{24}$/);
-      await staff.screenshot({ path: screenshotPath('staff-2-visit') });
-      await patient.screenshot({ path: screenshotPath('patient-5-visit-phone') });
+      await staff.screenshot({ path: shot('staff-2-visit') });
+      await patient.screenshot({ path: shot('patient-5-visit') });
       await assertAccessible(patient, 'patient visit');
 
       // The patient leaves and rejoins from the same page while the visit is open.
-      await patient.getByRole('button', { name: 'Salir' }).click();
-      await patient.getByRole('heading', { name: 'Salió de la visita' }).waitFor();
-      await patient.getByRole('button', { name: 'Volver a la visita' }).click();
+      await patient.getByRole('button', { name: t.visit.leave }).click();
+      await patient.getByRole('heading', { name: t.leftTitle }).waitFor();
+      await patient.getByRole('button', { name: t.rejoin }).click();
       await patient.getByTestId('visit-room').waitFor();
       await decodedVideo(patient);
 
       // End: the patient gets the end screen; the record shows both people and the duration.
       await staff.getByRole('button', { name: 'End visit' }).click();
-      await patient.getByRole('heading', { name: 'Su visita terminó' }).waitFor({ timeout: 10_000 });
+      await patient.getByRole('heading', { name: t.endedTitle }).waitFor({ timeout: 10_000 });
       await staff.getByTestId('visit-record').waitFor();
       await waitFor('participants in the record', async () => (await staff.getByTestId('record-participant').count()) >= 2);
       const record = await staff.getByTestId('visit-record').innerText();
@@ -195,9 +224,9 @@ for (const db of DATABASES) {
       assert.match(record, /Dr\. Ana Rivera/);
       assert.match(record, /Me duele la rodilla/);
       assert.match(record, /aquí estoy/);
-      await patient.screenshot({ path: screenshotPath('patient-6-ended-phone') });
+      await patient.screenshot({ path: shot('patient-6-ended') });
       await assertAccessible(patient, 'patient end screen');
-      await staff.screenshot({ path: screenshotPath('staff-3-record'), fullPage: true });
+      await staff.screenshot({ path: shot('staff-3-record'), fullPage: true });
 
       // The link is dead after the visit.
       const open = await fetch(`${server.url}/api/patient/open`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: link.split('/v/')[1] }) });

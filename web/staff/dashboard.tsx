@@ -31,7 +31,7 @@ export interface Appointment {
   copayAcknowledged: boolean;
   consentGiven: boolean;
   linkLocked: boolean;
-  clinical?: { patientDob: string; reason: string; intake: Record<string, string> | null };
+  clinical?: { patientDob: string; reason: string; intake: Record<string, string> | null; intakeLabels: Record<string, string> };
 }
 
 // Shown to the patient in their language; staff pick by the English label.
@@ -86,6 +86,7 @@ export function Dashboard({ me }: { me: Me }) {
   const [unread, setUnread] = useState<Record<string, number>>({});
   const [live, setLive] = useState(false);
   const [statusFor, setStatusFor] = useState<Appointment | null>(null);
+  const [intakeFor, setIntakeFor] = useState<Appointment | null>(null);
   const [alertsOn, setAlertsOn] = useState(typeof Notification !== 'undefined' && Notification.permission === 'granted');
   const chatForRef = useRef<string | null>(null);
   chatForRef.current = chatFor?.id ?? null;
@@ -205,6 +206,11 @@ export function Dashboard({ me }: { me: Me }) {
                       Rejoin visit
                     </button>
                   )}
+                  {a.clinical && (
+                    <button class="small secondary" onClick={() => setIntakeFor(a)}>
+                      Intake
+                    </button>
+                  )}
                   <button class="small secondary" onClick={() => void openChat(a)}>
                     Chat{unread[a.id] ? ` (${unread[a.id]})` : ''}
                   </button>
@@ -300,6 +306,8 @@ export function Dashboard({ me }: { me: Me }) {
       </div>
 
       {editing && <AppointmentForm me={me} existing={editing === 'new' ? null : editing} onClose={() => setEditing(null)} onSaved={() => void load()} />}
+
+      {intakeFor?.clinical && <IntakeDialog a={intakeFor} onClose={() => setIntakeFor(null)} />}
 
       {statusFor && <StatusDialog a={statusFor} onClose={() => setStatusFor(null)} onError={(err) => handleError(err, setError)} />}
 
@@ -398,6 +406,40 @@ function StatusDialog({ a, onClose, onError }: { a: Appointment; onClose: () => 
           </button>
         </div>
       </form>
+    </div>
+  );
+}
+
+function IntakeDialog({ a, onClose }: { a: Appointment; onClose: () => void }) {
+  const c = a.clinical!;
+  const answers = Object.entries(c.intake ?? {}).filter(([, v]) => v);
+  return (
+    <div class="overlay" role="dialog" aria-modal="true" aria-labelledby="intake-title" onClick={(e) => e.target === e.currentTarget && onClose()}>
+      <div class="dialog">
+        <h2 id="intake-title">{a.patientName}</h2>
+        <p class="muted">
+          Born {c.patientDob} · {a.language === 'es' ? 'Spanish' : 'English'}
+          {a.interpreterNeeded && ' · needs an interpreter'}
+        </p>
+        <h3>Reason for the visit</h3>
+        <p>{c.reason || '—'}</p>
+        <h3>Intake answers</h3>
+        {answers.length === 0 ? (
+          <p class="muted">Not filled in yet.</p>
+        ) : (
+          <dl>
+            {answers.map(([k, v]) => (
+              <div key={k} style={{ marginBottom: '0.7em' }}>
+                <dt class="muted">{c.intakeLabels[k] ?? k}</dt>
+                <dd style={{ margin: 0, whiteSpace: 'pre-wrap' }}>{v}</dd>
+              </div>
+            ))}
+          </dl>
+        )}
+        <div class="actions">
+          <button onClick={onClose}>Close</button>
+        </div>
+      </div>
     </div>
   );
 }

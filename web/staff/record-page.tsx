@@ -15,6 +15,7 @@ interface VisitRecord {
   chat: { id: number; name: string; body: string; at: string }[];
   precall: Record<string, unknown> | null;
   intake: Record<string, string> | null;
+  intakeLabels: Record<string, string>;
   copayAcknowledgedAt: string | null;
   consentGivenAt: string | null;
 }
@@ -64,7 +65,7 @@ export function RecordPage({ appointmentId }: { me: Me; appointmentId: string })
             <h2>Intake answers</h2>
             <dl>
               {Object.entries(r.intake).filter(([, v]) => v).map(([k, v]) => (
-                <div key={k} style={{ marginBottom: '0.6em' }}><dt class="muted">{k}</dt><dd style={{ margin: 0, whiteSpace: 'pre-wrap' }}>{v}</dd></div>
+                <div key={k} style={{ marginBottom: '0.6em' }}><dt class="muted">{r.intakeLabels[k] ?? k}</dt><dd style={{ margin: 0, whiteSpace: 'pre-wrap' }}>{v}</dd></div>
               ))}
             </dl>
           </>

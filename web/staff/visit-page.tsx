@@ -1,10 +1,11 @@
-// The provider in the visit: video, chat beside it, end visit → the visit record.
+// The provider in the visit: video, guests (invite, admit, revoke) and chat beside it, end visit → the visit record.
 import { useEffect, useState } from 'preact/hooks';
 import { get, post } from '../shared/api.js';
 import { ChatPanel, mergeMessage, type ChatMessage } from '../shared/chat-panel.js';
 import { connectEvents } from '../shared/live-events.js';
 import { savedDevices, VisitRoom, type JoinInfo } from '../shared/visit-room.js';
 import { handleError, navigate, sessionEnded, type Me } from './main.js';
+import { ROLE_NAMES, useVisitGuests } from './guest-panel.js';
 
 const LABELS = {
   connecting: 'Connecting to the visit…',
@@ -22,6 +23,7 @@ const LABELS = {
   you: 'You',
   network: 'Network',
   leave: 'Leave',
+  roles: ROLE_NAMES,
 };
 
 export function VisitPage({ appointmentId }: { me: Me; appointmentId: string }) {
@@ -30,12 +32,14 @@ export function VisitPage({ appointmentId }: { me: Me; appointmentId: string }) 
   const [unread, setUnread] = useState(0);
   const [ended, setEnded] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const guests = useVisitGuests(appointmentId);
 
   useEffect(() => {
     get<ChatMessage[]>(`/api/appointments/${appointmentId}/chat`).then(setChat, (err) => handleError(err, setError));
     return connectEvents(
       'staff',
       (e) => {
+        if (e.type === 'appointment.changed' && e.appointmentId === appointmentId) void guests.reload();
         if (e.type === 'chat' && e.appointmentId === appointmentId) {
           setChat((l) => mergeMessage(l, e.message));
           if ((e.message as ChatMessage).from !== 'staff') setUnread((n) => n + 1);
@@ -74,8 +78,11 @@ export function VisitPage({ appointmentId }: { me: Me; appointmentId: string }) 
         setSideOpen(!sideOpen);
         setUnread(0);
       }}
+      notice={guests.notice}
+      extraControls={guests.controls}
       side={
         <>
+          {guests.panel}
           <div class="section-title" style={{ padding: '0.8em 1em 0', marginBottom: 0 }}>
             <h2 style={{ margin: 0 }}>Chat</h2>
           </div>
