@@ -14,6 +14,7 @@ import { AppointmentService, REMINDER_QUEUE } from './appointment-service.js';
 import { AuditLog } from './audit-log.js';
 import { ClinicSettingsService } from './clinic-settings.js';
 import { createDemoClinicIfEmpty, type DemoClinicLogins } from './demo-clinic.js';
+import { GuestService } from './guest-service.js';
 import { PatientLinks } from './patient-links.js';
 import type { SmsSender } from './sms-sender.js';
 import { redactLinks } from '../notify/redact.js';
@@ -24,6 +25,7 @@ import { installClinicErrors } from './http/http-kit.js';
 import { staffApi } from './http/staff-api.js';
 import { patientApi } from './http/patient-api.js';
 import { eventsSocket } from './http/events-socket.js';
+import { guestApi } from './http/guest-api.js';
 
 export interface ClinicDeps {
   config: Config;
@@ -44,6 +46,7 @@ export interface Clinic {
   staff: StaffService;
   appointments: AppointmentService;
   visits: VisitService;
+  guests: GuestService;
   links: PatientLinks;
   audit: AuditLog;
   video: VisitVideo;
@@ -61,8 +64,9 @@ export async function createClinic(d: ClinicDeps): Promise<Clinic> {
   // Identities are derived from a key that is itself derived from the secret box key, so they
   // are stable across restarts and unlinkable to the appointment without the server's key.
   const identityKey = d.box.deriveKey('visit-identities');
-  const video = new VisitVideo(d.credentials, d.rooms, d.accountSid, identityKey, d.clock, d.config.clinic.visitTokenTtlSeconds);
+  const video = new VisitVideo(d.credentials, d.rooms, d.accountSid, identityKey, d.clock, d.config.clinic.visitTokenTtlSeconds, d.config.ice.turnUrls.length > 0 && d.config.ice.turnSecret !== null);
   const visits = new VisitService(d.db, d.clock, clinics, links, appointments, video, d.bus, audit);
+  const guests = new GuestService(d.db, d.box, d.clock, clinics, appointments, video, d.sms, d.bus, audit, () => d.config.publicUrl);
   d.jobs.register(REMINDER_QUEUE, { handler: appointments.reminderHandler(), maxAgeMs: 24 * 3600_000 });
   const demo = d.config.clinic.demoClinic ? await createDemoClinicIfEmpty(clinics, staff, d.config.clinic.timeZone) : null;
   const secureCookies = d.config.publicUrl.startsWith('https:');
@@ -74,6 +78,7 @@ export async function createClinic(d: ClinicDeps): Promise<Clinic> {
     staff,
     appointments,
     visits,
+    guests,
     links,
     audit,
     video,
@@ -84,7 +89,8 @@ export async function createClinic(d: ClinicDeps): Promise<Clinic> {
         installClinicErrors(api);
         staffApi(api, { staff, appointments, visits, clinics, audit, secureCookies, smsForAppointment: smsWithoutLinks });
         patientApi(api, visits, d.db, secureCookies);
-        eventsSocket(api, d.bus, staff, visits);
+        guestApi(api, { staff, visits, guests, secureCookies });
+        eventsSocket(api, d.bus, staff, visits, guests);
       }, { prefix: '/api' });
     },
   };

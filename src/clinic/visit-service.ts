@@ -218,7 +218,7 @@ export class VisitService {
   }
 
   /** A throwaway room for the pre-call media test, while the visit is still ahead. */
-  async preflight(p: PatientActor): Promise<{ token: string; roomName: string }> {
+  async preflight(p: PatientActor): Promise<{ token: string; roomName: string; turn: boolean }> {
     await this.openRow(p);
     return this.video.preflightToken();
   }

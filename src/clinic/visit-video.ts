@@ -20,6 +20,8 @@ export class VisitVideo {
     private readonly identityKey: Buffer,
     private readonly clock: Clock,
     private readonly tokenTtlSeconds: number,
+    /** The video service hands out TURN servers, so the pre-call check also tests relaying. */
+    private readonly turnConfigured = false,
   ) {}
 
   /** The in-progress room for this visit, created (group, VP8, at most 4 people) if none is open. */
@@ -60,11 +62,18 @@ export class VisitVideo {
    * A token for the pre-call network test: a throwaway room of its own (by name, so the first
    * connect creates it ad hoc), short-lived, with an identity that means nothing.
    */
-  async preflightToken(): Promise<{ token: string; roomName: string }> {
+  async preflightToken(): Promise<{ token: string; roomName: string; turn: boolean }> {
     const roomName = `preflight-${randomBytes(12).toString('hex')}`;
     const key = await this.clinicKey();
     const token = await mintAccessToken({ accountSid: this.accountSid, keySid: key.sid, keySecret: key.secret, identity: `pf-${randomBytes(8).toString('hex')}`, room: roomName, ttlSeconds: 300, nowMs: this.clock.now() });
-    return { token, roomName };
+    return { token, roomName, turn: this.turnConfigured };
+  }
+
+  /** Disconnects whoever is connected to the room with this identity (a revoked guest); no-op if no one is. */
+  async kick(roomSid: string | null, identity: string): Promise<void> {
+    if (!roomSid) return;
+    // Not found (never joined this room) is fine: there is no one to disconnect.
+    await this.rooms.kickParticipant(this.accountSid, roomSid, identity).catch(() => undefined);
   }
 
   async participants(roomSid: string) {

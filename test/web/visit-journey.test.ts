@@ -12,6 +12,7 @@ import { launchChromium } from '../helpers/browser.js';
 import { builtWebDir, screenshotPath } from '../helpers/web.js';
 import { seriousA11yProblems } from '../helpers/axe.js';
 import { STRINGS } from '../../web/patient/i18n.js';
+import { startTurnServer, type TurnServer } from '../helpers/turn.js';
 import { DEFAULT_SETTINGS } from '../../src/clinic/clinic-settings.js';
 
 const DESKTOP = { viewport: { width: 1280, height: 800 } };
@@ -52,9 +53,12 @@ for (const db of DATABASES) {
     let browser: Browser;
     let staffCtx: BrowserContext;
     let patientCtx: BrowserContext;
+    let turn: TurnServer;
 
     before(async () => {
-      server = await startServer(db, { env: { WEB_DIR: await builtWebDir() } });
+      // The clinic hands out a TURN relay (coturn), so the patient's check tests relaying too.
+      turn = await startTurnServer();
+      server = await startServer(db, { env: { WEB_DIR: await builtWebDir(), TURN_URLS: turn.url, TURN_SECRET: turn.secret } });
       browser = await launchChromium();
       staffCtx = await browser.newContext({ viewport: { width: 1366, height: 860 } });
       patientCtx = await browser.newContext(VARIANTS[db].device);
@@ -62,6 +66,7 @@ for (const db of DATABASES) {
     after(async () => {
       await browser?.close();
       await server?.stop();
+      await turn?.stop();
     });
 
     const v = VARIANTS[db];
@@ -155,9 +160,10 @@ for (const db of DATABASES) {
       assert.equal(await item.locator('.chip.ok', { hasText: 'Network' }).count(), 1, 'network check passed');
       // The network check was a real media test through our own server, with its numbers kept for the clinic.
       const apptId = await item.getAttribute('data-appointment');
-      const view = (await staff.evaluate((id) => fetch(`/api/appointments/${id}`).then((r) => r.json()), apptId)) as { precall: { network: string; details: { connected: boolean; sendKbps: number; rttMs: number | null; httpRttMs: number } } };
+      const view = (await staff.evaluate((id) => fetch(`/api/appointments/${id}`).then((r) => r.json()), apptId)) as { precall: { network: string; details: { connected: boolean; sendKbps: number; rttMs: number | null; httpRttMs: number; turn: string; transport: string } } };
       assert.equal(view.precall.network, 'good');
       assert.equal(view.precall.details.connected, true);
+      assert.equal(view.precall.details.turn, 'pass', 'media relayed through the TURN server');
       assert.ok(view.precall.details.sendKbps > 100, `media flowed during the check (${view.precall.details.sendKbps} kbps)`);
       await patient.getByTestId('waiting-self-view').waitFor();
 

@@ -19,6 +19,8 @@ export interface NetworkResult {
   lossPct: number | null;
   sendKbps: number | null;
   httpRttMs: number | null;
+  /** Relaying through the clinic's TURN server: null when the clinic has none. */
+  turn: 'pass' | 'fail' | null;
 }
 
 export function platform(): 'ios' | 'android' | 'desktop' {
@@ -59,14 +61,16 @@ async function httpRoundTrip(): Promise<number | null> {
  * throwaway room with the preview's camera and microphone, sends for a few seconds, and we read
  * its own statistics (round trip, jitter, loss, send bitrate, the ICE transport it found).
  */
-export async function mediaTest(stream: MediaStream | null, seconds = 5): Promise<NetworkResult> {
+export async function mediaTest(stream: MediaStream | null, seconds = 5, apiBase = '/api/patient'): Promise<NetworkResult> {
   const httpRttMs = await httpRoundTrip();
-  const result: NetworkResult = { connected: false, transport: null, rttMs: null, jitterMs: null, lossPct: null, sendKbps: null, httpRttMs };
+  const result: NetworkResult = { connected: false, transport: null, rttMs: null, jitterMs: null, lossPct: null, sendKbps: null, httpRttMs, turn: null };
   if (typeof Twilio === 'undefined' || httpRttMs === null) return result;
   let room: any = null;
+  let turnAvailable = false;
   const tracks = (stream?.getTracks() ?? []).map((t) => (t.kind === 'video' ? new Twilio.Video.LocalVideoTrack(t.clone()) : new Twilio.Video.LocalAudioTrack(t.clone())));
   try {
-    const { token, roomName } = await post<{ token: string; roomName: string }>('/api/patient/preflight');
+    const { token, roomName, turn } = await post<{ token: string; roomName: string; turn?: boolean }>(`${apiBase}/preflight`);
+    turnAvailable = turn === true;
     room = await Promise.race([
       Twilio.Video.connect(token, { name: roomName, tracks, preferredVideoCodecs: ['VP8'], insights: false, wsServer: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/signaling` }),
       new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 15_000)),
@@ -97,7 +101,31 @@ export async function mediaTest(stream: MediaStream | null, seconds = 5): Promis
     room?.disconnect();
     tracks.forEach((t) => t.stop());
   }
+  if (turnAvailable) result.turn = (await relayTest(apiBase)) ? 'pass' : 'fail';
   return result;
+}
+
+/** Can media get through the clinic's TURN relay? (Networks that block direct UDP need it.) */
+async function relayTest(apiBase: string): Promise<boolean> {
+  let room: any = null;
+  try {
+    const { token, roomName } = await post<{ token: string; roomName: string }>(`${apiBase}/preflight`);
+    room = await Promise.race([
+      Twilio.Video.connect(token, { name: roomName, audio: true, video: false, iceTransportPolicy: 'relay', insights: false, wsServer: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/signaling` }),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 10_000)),
+    ]);
+    for (let i = 0; i < 8; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      const [report] = await room.getStats();
+      if ((report?.localAudioTrackStats?.[0]?.bytesSent ?? 0) > 2000) return true;
+    }
+    return false;
+  } catch {
+    return false;
+  } finally {
+    room?.localParticipant?.tracks.forEach((pub: any) => pub.track.stop?.());
+    room?.disconnect();
+  }
 }
 
 export function rateNetwork(n: NetworkResult): 'good' | 'fair' | 'poor' | 'fail' {
@@ -109,7 +137,8 @@ export function rateNetwork(n: NetworkResult): 'good' | 'fair' | 'poor' | 'fail'
   return 'good';
 }
 
-export function Checks({ t, onDone }: { t: Strings; onDone: () => void }) {
+/** `apiBase`: whose checks these are (the patient's, or an invited guest's at /api/guest). */
+export function Checks({ t, onDone, apiBase = '/api/patient' }: { t: Strings; onDone: () => void; apiBase?: string }) {
   const [started, setStarted] = useState(false);
   const [camera, setCamera] = useState<Level | null>(null);
   const [mic, setMic] = useState<Level | null>(null);
@@ -182,7 +211,7 @@ export function Checks({ t, onDone }: { t: Strings; onDone: () => void }) {
       setMic('fail');
     }
     setNet(null);
-    const n = await mediaTest(stream.current);
+    const n = await mediaTest(stream.current, 5, apiBase);
     setNetDetail(n);
     setNet(rateNetwork(n));
   };
@@ -268,6 +297,8 @@ export function Checks({ t, onDone }: { t: Strings; onDone: () => void }) {
             <p class="hint" data-testid="network-detail">
               {[netDetail.rttMs ?? netDetail.httpRttMs, netDetail.sendKbps].every((v) => v !== null) && `${netDetail.rttMs ?? netDetail.httpRttMs} ms · ${netDetail.sendKbps} kbps`}
               {netDetail.lossPct !== null && ` · ${netDetail.lossPct}%`}
+              {netDetail.transport && ` · ${netDetail.transport.toUpperCase()}`}
+              {netDetail.turn && ` · TURN ${netDetail.turn === 'pass' ? '✓' : '✕'}`}
             </p>
           )}
           {net === 'poor' && <div class="notice">{t.networkPoorAdvice}</div>}
@@ -298,7 +329,7 @@ export function Checks({ t, onDone }: { t: Strings; onDone: () => void }) {
               disabled={!finished}
               onClick={async () => {
                 stopMedia();
-                await post('/api/patient/precall', {
+                await post(`${apiBase}/precall`, {
                   browser,
                   camera: camera ?? 'fail',
                   microphone: mic ?? 'fail',
