@@ -3,6 +3,7 @@
 //   npx televisit keys list
 //   npx televisit keys revoke SK…
 //   npx televisit token --identity alice [--room visit-42] [--ttl 3600]
+//   npx televisit clinic create --name "Eastside Clinic" --time-zone America/Chicago --admin-email a@b.org
 import 'dotenv/config';
 import { Command } from 'commander';
 import { loadConfig } from '../config.js';
@@ -12,6 +13,10 @@ import { systemClock } from '../util/clock.js';
 import { CredentialsService } from '../video/credentials/credentials-service.js';
 import { bootstrapCredentials, formatDevCredentials } from '../video/credentials/bootstrap.js';
 import { mintAccessToken } from '../video/tokens/mint-token.js';
+import { randomBytes } from 'node:crypto';
+import { ClinicSettingsService } from '../clinic/clinic-settings.js';
+import { StaffService } from '../clinic/staff/staff-service.js';
+import { AuditLog } from '../clinic/audit-log.js';
 
 async function withCredentials<T>(fn: (c: CredentialsService, defaultAccountSid: string) => Promise<T>): Promise<T> {
   const config = loadConfig();
@@ -95,6 +100,37 @@ export function buildCli(): Command {
           }),
         );
       });
+    });
+
+  const clinic = program.command('clinic').description('Clinics and their first admin (production first run, with DEMO_CLINIC=0)');
+  clinic
+    .command('create')
+    .description("Create a clinic and its first admin; the admin's password is printed once (two-step sign-in is set up at first login)")
+    .requiredOption('--name <name>', 'clinic name (it appears in patient texts)')
+    .requiredOption('--admin-email <email>', "first admin's email")
+    .option('--admin-name <name>', "first admin's display name", 'Clinic Admin')
+    .option('--time-zone <iana>', 'time zone for visit times in texts', Intl.DateTimeFormat().resolvedOptions().timeZone)
+    .action(async (opts: { name: string; adminEmail: string; adminName: string; timeZone: string }) => {
+      const config = loadConfig();
+      const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+      try {
+        const box = SecretBox.load(config.secretKey, config.dataDir);
+        const clinics = new ClinicSettingsService(database.db, systemClock);
+        const staff = new StaffService(database.db, box, systemClock, new AuditLog(database.db, systemClock));
+        try {
+          new Intl.DateTimeFormat('en-US', { timeZone: opts.timeZone });
+        } catch {
+          throw new Error(`--time-zone must be an IANA time zone such as America/New_York, got "${opts.timeZone}"`);
+        }
+        const taken = await database.db.selectFrom('staff').select('id').where('email', '=', opts.adminEmail.trim().toLowerCase()).executeTakeFirst();
+        if (taken) throw new Error(`An account with the email ${opts.adminEmail} already exists`);
+        const created = await clinics.create(opts.name.trim(), opts.timeZone);
+        const password = randomBytes(14).toString('base64url').slice(0, 18);
+        await staff.create(created.id, { email: opts.adminEmail, displayName: opts.adminName, role: 'admin', password });
+        console.log(`Clinic ${created.id} "${created.name}" created.\nAdmin ${opts.adminEmail.trim().toLowerCase()}, password (shown only now): ${password}\nSign in at ${config.publicUrl}/staff; two-step sign-in is set up at the first login.`);
+      } finally {
+        await database.close();
+      }
     });
 
   program

@@ -111,3 +111,28 @@ test('CLI: keys create, list, token, revoke — and the server honours them', as
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('CLI: `clinic create` makes a clinic and its first admin, who can sign in (production first run)', async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'televisit-cli-clinic-'));
+  try {
+    // The schema exists once a server has started on the data dir (DEMO_CLINIC=0: no demo clinic).
+    const server = await startServer('sqlite', { dataDir, keep: true, env: { DEMO_CLINIC: '0' } });
+    assert.equal(server.tv.clinic.demo, null);
+    await server.stop();
+    const { stdout } = await cli(dataDir, 'clinic', 'create', '--name', 'Eastside Clinic', '--admin-email', 'Boss@Eastside.Example', '--time-zone', 'America/Chicago');
+    const password = stdout.match(/password \(shown only now\): (\S+)/)?.[1];
+    assert.ok(password, stdout);
+    await assert.rejects(cli(dataDir, 'clinic', 'create', '--name', 'X', '--admin-email', 'boss@eastside.example'), /already exists/);
+    await assert.rejects(cli(dataDir, 'clinic', 'create', '--name', 'X', '--admin-email', 'x@y.example', '--time-zone', 'Mars/Olympus'), /IANA time zone/);
+    const again = await startServer('sqlite', { dataDir, env: { DEMO_CLINIC: '0' } });
+    try {
+      const res = await fetch(`${again.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'boss@eastside.example', password }) });
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { stage: 'enroll' });
+    } finally {
+      await again.stop();
+    }
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
