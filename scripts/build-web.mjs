@@ -1,4 +1,4 @@
-// Builds the web pages (web/ → dist/public): one bundle per app (staff, patient), one stylesheet,
+// Builds the web pages (web/ → dist/public): one bundle per app (staff, patient, guest), one stylesheet,
 // and the HTML shells. twilio-video is not bundled: pages load the unmodified SDK from /vendor.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,7 +11,7 @@ const out = process.argv[2] ? path.resolve(process.argv[2]) : path.join(root, 'd
 export async function buildWeb(outDir = out) {
   fs.mkdirSync(path.join(outDir, 'assets'), { recursive: true });
   await esbuild.build({
-    entryPoints: { staff: path.join(root, 'web/staff/main.tsx'), patient: path.join(root, 'web/patient/main.tsx') },
+    entryPoints: { staff: path.join(root, 'web/staff/main.tsx'), patient: path.join(root, 'web/patient/main.tsx'), guest: path.join(root, 'web/guest/main.tsx') },
     bundle: true,
     outdir: path.join(outDir, 'assets'),
     format: 'esm',
@@ -26,6 +26,7 @@ export async function buildWeb(outDir = out) {
   for (const [name, title, vendor] of [
     ['staff', 'Televisit — Clinic', true],
     ['patient', 'Video visit', true],
+    ['guest', 'Video visit', true],
   ]) {
     const html = `<!doctype html>
 <html lang="en">

@@ -1,5 +1,6 @@
 // All configuration comes from the environment, read once here. Every variable is
 // documented in README.md and .env.example; defaults are the embedded single-process setup.
+import { isIPv4 } from 'node:net';
 import path from 'node:path';
 
 export interface AdHocRoomDefaults {
@@ -42,6 +43,24 @@ export interface Config {
   /** Redis for the event bus between nodes; without a URL the bus is in-process. */
   redis: { url: string | null; keyPrefix: string };
   clinic: ClinicConfig;
+  /** SIP trunk for dialing out (an interpreter by phone); null without SIP_TRUNK_HOST. */
+  sip: SipConfig | null;
+}
+
+export interface SipConfig {
+  trunkHost: string;
+  trunkPort: number;
+  transport: 'udp';
+  /** Digest credentials answering the trunk's 401/407 challenges; null = IP-authenticated trunk. */
+  username: string | null;
+  password: string | null;
+  /** User part of From: the caller id the trunk shows (default SIP_USERNAME, else `televisit`). */
+  fromUser: string;
+  /** Address the SIP socket binds and announces (Via, Contact, SDP). */
+  localHost: string;
+  /** 0 = a random free port. */
+  localPort: number;
+  rtpPortRange: [number, number];
 }
 
 export interface ClinicConfig {
@@ -132,6 +151,35 @@ function iceConfig(env: Env, host: string): IceConfig {
 }
 
 type Env = Record<string, string | undefined>;
+
+function sipConfig(env: Env): SipConfig | null {
+  const trunkHost = env.SIP_TRUNK_HOST || null;
+  if (trunkHost === null) return null;
+  if (!/^[A-Za-z0-9.-]+$/.test(trunkHost)) throw new ConfigError(`SIP_TRUNK_HOST must be a host name or IPv4 address, got "${trunkHost}"`);
+  const username = env.SIP_USERNAME || null;
+  const password = env.SIP_PASSWORD || null;
+  if ((username === null) !== (password === null)) throw new ConfigError('SIP_USERNAME and SIP_PASSWORD must be set together');
+  const fromUser = env.SIP_FROM_USER || username || 'televisit';
+  if (!/^\+?[A-Za-z0-9*._-]{1,64}$/.test(fromUser)) throw new ConfigError(`SIP_FROM_USER may only hold letters, digits, +, *, ., _ and -, got "${fromUser}"`);
+  const localHost = env.SIP_LOCAL_HOST || '127.0.0.1';
+  if (!isIPv4(localHost) || localHost === '0.0.0.0') {
+    throw new ConfigError(`SIP_LOCAL_HOST must be the IPv4 address the trunk reaches this server at, got "${localHost}"`);
+  }
+  const rtpMin = int(env, 'SIP_RTP_PORT_MIN', 10000, 1024, 65534);
+  const rtpMax = int(env, 'SIP_RTP_PORT_MAX', 20000, 1025, 65535);
+  if (rtpMin >= rtpMax) throw new ConfigError('SIP_RTP_PORT_MIN must be below SIP_RTP_PORT_MAX');
+  return {
+    trunkHost,
+    trunkPort: int(env, 'SIP_TRUNK_PORT', 5060, 1, 65535),
+    transport: oneOf(env, 'SIP_TRUNK_TRANSPORT', ['udp'] as const, 'udp'),
+    username,
+    password,
+    fromUser,
+    localHost,
+    localPort: int(env, 'SIP_LOCAL_PORT', 5060, 0, 65535),
+    rtpPortRange: [rtpMin, rtpMax],
+  };
+}
 
 function redisConfig(env: Env): Config['redis'] {
   const url = env.REDIS_URL || null;
@@ -304,5 +352,6 @@ export function loadConfig(env: Env = process.env): Config {
       visitTokenTtlSeconds: int(env, 'VISIT_TOKEN_TTL_SECONDS', 3600, 300, 4 * 3600),
       webDir: env.WEB_DIR ? path.resolve(env.WEB_DIR) : null,
     },
+    sip: sipConfig(env),
   };
 }

@@ -19,13 +19,22 @@ export interface PatientActor {
   ip: string | null;
 }
 
+/** A guest of one visit (interpreter, family member…), by the session opened from their invitation link. */
+export interface GuestActor {
+  kind: 'guest';
+  invitationId: string;
+  appointmentId: string;
+  clinicId: string;
+  ip: string | null;
+}
+
 export interface SystemActor {
   kind: 'system';
   clinicId: string | null;
   ip: null;
 }
 
-export type Actor = StaffActor | PatientActor | SystemActor;
+export type Actor = StaffActor | PatientActor | GuestActor | SystemActor;
 
 /** May this staff member see (and act on) appointments of this provider? */
 export function seesProvider(actor: StaffActor, providerId: string): boolean {

@@ -40,7 +40,7 @@ export class AuditLog {
         at: iso(this.clock.now()),
         clinic_id: actor.clinicId,
         actor_kind: actor.kind,
-        actor_id: actor.kind === 'staff' ? actor.staffId : actor.kind === 'patient' ? actor.appointmentId : null,
+        actor_id: actor.kind === 'staff' ? actor.staffId : actor.kind === 'patient' ? actor.appointmentId : actor.kind === 'guest' ? actor.invitationId : null,
         action: entry.action,
         subject_kind: entry.subjectKind ?? null,
         subject_id: entry.subjectId ?? null,

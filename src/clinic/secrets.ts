@@ -12,7 +12,7 @@ export function hashSecret(secret: string): string {
 }
 
 /** Opaque ids for clinic rows: a short prefix and 128 random bits. */
-export function newId(prefix: 'cl' | 'st' | 'ap'): string {
+export function newId(prefix: 'cl' | 'st' | 'ap' | 'gi'): string {
   return `${prefix}_${randomBytes(16).toString('hex')}`;
 }
 

@@ -2,7 +2,7 @@
 // and the patient link only: no patient name, provider name, reason or anything clinical.
 import { formatVisitTime, type Language } from './clinic-settings.js';
 
-export type SmsKind = 'invite' | 'reminder' | 'rescheduled' | 'cancelled' | 'running-late' | 'new-link';
+export type SmsKind = 'invite' | 'reminder' | 'rescheduled' | 'cancelled' | 'running-late' | 'new-link' | 'guest-invite';
 
 export interface SmsFacts {
   clinicName: string;
@@ -38,6 +38,11 @@ export function smsBody(kind: SmsKind, f: SmsFacts): string {
       return es
         ? `${f.clinicName}: su visita por video del ${time} fue cancelada. Llame a la clínica para una nueva cita.`
         : `${f.clinicName}: your video visit on ${time} was cancelled. Please call the clinic to book again.`;
+    case 'guest-invite':
+      // To a guest (interpreter, family member): not even the visit time, only the clinic and the link.
+      return es
+        ? `${f.clinicName}: está invitado a unirse a una visita por video. Entre aquí: ${f.link}`
+        : `${f.clinicName}: you are invited to join a video visit. Join here: ${f.link}`;
     case 'running-late':
       return es
         ? `${f.clinicName}: su proveedor va con unos ${f.lateMinutes} minutos de retraso. Por favor espere en la página de la visita.`

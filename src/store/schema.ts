@@ -165,6 +165,8 @@ export interface Database {
   audit_log: AuditLogTable;
   sms_messages: SmsMessagesTable;
   sms_opt_outs: SmsOptOutsTable;
+  guest_invitations: GuestInvitationsTable;
+  guest_sessions: GuestSessionsTable;
 }
 
 // ---- Clinic workflow (0002) ----
@@ -190,6 +192,7 @@ export interface StaffTable {
   password_hash: string;
   totp_secret_enc: string | null;
   totp_enabled: number;
+  totp_last_step: number | null;
   active: number;
   failed_logins: number;
   locked_until: string | null;
@@ -281,4 +284,36 @@ export interface AuditLogTable {
   subject_id: string | null;
   ip: string | null;
   detail: string | null;
+}
+
+// ---- Guests of a visit (0004) ----
+
+export type GuestRole = 'interpreter' | 'family' | 'caregiver' | 'clinician';
+
+export interface GuestInvitationsTable {
+  id: string;
+  appointment_id: string;
+  role: GuestRole;
+  display_name: string;
+  phone: string | null;
+  token_hash: string;
+  token_enc: string;
+  created_by_kind: 'staff' | 'patient';
+  created_by_id: string;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+  state: 'invited' | 'waiting' | 'admitted' | 'left';
+  admitted_at: string | null;
+  last_seen_at: string | null;
+  precall: string | null;
+}
+
+export interface GuestSessionsTable {
+  id_hash: string;
+  invitation_id: string;
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+  ended_at: string | null;
 }

@@ -59,6 +59,7 @@ export async function webPages(app: FastifyInstance, config: Config): Promise<vo
   app.get('/staff', page('staff'));
   app.get('/staff/*', page('staff'));
   app.get('/v/:token', page('patient'));
+  app.get('/g/:token', page('guest'));
   app.get('/vendor/twilio-video.min.js', (_req, reply) =>
     reply.type('application/javascript').header('cache-control', 'public, max-age=3600').send(fs.createReadStream(twilioVideo)),
   );

@@ -9,6 +9,8 @@ import { savedDevices, VisitRoom, type JoinInfo } from '../shared/visit-room.js'
 import { browserSupported, Checks, recommendedBrowser } from './checks.js';
 import { errorText, STRINGS, type Lang, type Strings } from './i18n.js';
 import { Icon } from '../shared/icons.js';
+import { PatientGuests } from './invite-guests.js';
+import { GUEST_STRINGS } from '../guest/i18n.js';
 
 interface Me {
   appointmentId: string;
@@ -132,7 +134,7 @@ function App() {
           </div>
         );
       case 'visit':
-        return <PatientVisit t={t} onLeft={() => setScreen('left')} onEnded={() => setScreen('ended')} />;
+        return <PatientVisit t={t} lang={lang} onLeft={() => setScreen('left')} onEnded={() => setScreen('ended')} />;
       case 'left':
         return (
           <div class="card center">
@@ -449,6 +451,7 @@ function WaitingRoom({ t, lang, me, onAdmitted, onEnded, refresh }: { t: Strings
           }}
         />
       </div>
+      <PatientGuests lang={lang} />
       <div class="card" style={{ marginTop: '1em' }}>
         <h2>{t.whileYouWait}</h2>
         {video?.kind === 'file' && <video class="waiting-video" src={video.url} controls playsInline preload="metadata" />}
@@ -465,7 +468,7 @@ function WaitingRoom({ t, lang, me, onAdmitted, onEnded, refresh }: { t: Strings
   );
 }
 
-function PatientVisit({ t, onLeft, onEnded }: { t: Strings; onLeft: () => void; onEnded: () => void }) {
+function PatientVisit({ t, lang, onLeft, onEnded }: { t: Strings; lang: Lang; onLeft: () => void; onEnded: () => void }) {
   const [chat, setChat] = useState<ChatMessage[]>([]);
   const [sideOpen, setSideOpen] = useState(false);
   const [unread, setUnread] = useState(0);
@@ -488,7 +491,7 @@ function PatientVisit({ t, onLeft, onEnded }: { t: Strings; onLeft: () => void; 
       join={() => post<JoinInfo>('/api/patient/visit-token')}
       directory={() => get('/api/patient/directory')}
       devices={savedDevices()}
-      labels={t.visit}
+      labels={{ ...t.visit, roles: GUEST_STRINGS[lang].roles }}
       sideOpen={sideOpen}
       unread={sideOpen ? 0 : unread}
       onToggleSide={() => {

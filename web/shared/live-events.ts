@@ -5,7 +5,7 @@ export interface LiveEvent {
   [key: string]: any;
 }
 
-export function connectEvents(as: 'staff' | 'patient', onEvent: (e: LiveEvent) => void, onSessionEnded: () => void, onState?: (connected: boolean) => void): () => void {
+export function connectEvents(as: 'staff' | 'patient' | 'guest', onEvent: (e: LiveEvent) => void, onSessionEnded: () => void, onState?: (connected: boolean) => void): () => void {
   let ws: WebSocket | null = null;
   let stopped = false;
   let delay = 500;

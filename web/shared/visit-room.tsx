@@ -33,6 +33,8 @@ export interface VisitLabels {
   you: string;
   network: string;
   leave: string;
+  /** Names of guest roles (interpreter, family member…), shown on guests' tiles. */
+  roles?: Record<string, string>;
 }
 
 export interface DevicePrefs {
@@ -125,6 +127,10 @@ export function VisitRoom(props: {
   onToggleSide: () => void;
   unread?: number;
   endButton: { label: string; danger: boolean; onClick: (room: any) => void };
+  /** Shown over the video (e.g. a guest waiting to be let in). */
+  notice?: ComponentChildren;
+  /** More buttons in the control bar, before the end button. */
+  extraControls?: ComponentChildren;
   onDisconnected: (error: { code?: number; message?: string } | null) => void;
 }) {
   const L = props.labels;
@@ -204,6 +210,7 @@ export function VisitRoom(props: {
   }, []);
 
   const nameOf = (identity: string) => names[identity]?.name ?? '…';
+  const roleOf = (identity: string) => L.roles?.[names[identity]?.role ?? ''];
   // Speaker layout: the dominant speaker large; else the first remote person; thumbnails for the rest and for you.
   const main = people.find((p) => p.sid === dominant) ?? people[0] ?? null;
   const others = people.filter((p) => p !== main);
@@ -271,6 +278,7 @@ export function VisitRoom(props: {
       <div class="visit-main">
         <main class="stage" aria-label="Video">
           {reconnecting && <div class="banner" role="status">{L.reconnecting}</div>}
+          {props.notice}
           {!room && <p role="status">{L.connecting}</p>}
           {room && !main && (
             <div class="center" role="status">
@@ -281,7 +289,8 @@ export function VisitRoom(props: {
             <div class="speaker" data-testid="main-video" data-identity={main.identity}>
               {main.videoTrack ? <VideoView track={main.videoTrack} /> : <div class="avatar" style={{ fontSize: '4rem' }}>{initials(nameOf(main.identity))}</div>}
               <div class="tile-label">
-                {nameOf(main.identity)}
+                <span class="tile-name">{nameOf(main.identity)}</span>
+                {roleOf(main.identity) && <span class="role-tag">{roleOf(main.identity)}</span>}
                 {main.audioMuted && <span role="img" aria-label="muted"><Icon name="micOff" size={16} /></span>}
                 <Bars level={main.quality} label={L.network} />
               </div>
@@ -292,7 +301,8 @@ export function VisitRoom(props: {
               <div key={p.sid} class={`thumb ${p.sid === dominant ? 'speaking' : ''}`} data-testid="thumb" data-identity={p.identity}>
                 {p.videoTrack ? <VideoView track={p.videoTrack} /> : <div class="avatar">{initials(nameOf(p.identity))}</div>}
                 <div class="tile-label">
-                  {nameOf(p.identity)}
+                  <span class="tile-name">{nameOf(p.identity)}</span>
+                  {roleOf(p.identity) && <span class="role-tag">{roleOf(p.identity)}</span>}
                   <Bars level={p.quality} label={L.network} />
                 </div>
               </div>
@@ -342,6 +352,7 @@ export function VisitRoom(props: {
           <Icon name="chat" /> {L.chat}
           {props.unread ? <span class="chip bad">{props.unread}</span> : null}
         </button>
+        {props.extraControls}
         <button class="end" onClick={() => props.endButton.onClick(room)}>
           <Icon name="phoneDown" /> {props.endButton.label}
         </button>

@@ -7,6 +7,7 @@ import { minutesSince, timeOf } from '../shared/format.js';
 import { AppointmentForm } from './appointment-form.js';
 import { Icon } from '../shared/icons.js';
 import { handleError, navigate, sessionEnded, type Me } from './main.js';
+import { GuestQueueLine } from './guest-panel.js';
 
 export interface Appointment {
   id: string;
@@ -195,6 +196,7 @@ export function Dashboard({ me }: { me: Me }) {
                   <span class={`chip ${a.consentGiven ? 'ok' : ''}`}>{a.consentGiven ? '✓' : '–'} Consent</span>
                 </div>
                 {a.providerStatus && <p class="muted" style={{ margin: '0.5em 0 0' }}>Patient sees: “{a.providerStatus}”</p>}
+                <GuestQueueLine appointmentId={a.id} refreshKey={items} canAdmit={canVisit(a)} />
                 <div class="actions" style={{ marginTop: '0.6em' }}>
                   {canVisit(a) && a.visitState === 'waiting' && (
                     <button class="small" onClick={() => void admit(a)}>

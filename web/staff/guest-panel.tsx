@@ -59,8 +59,8 @@ function WaitingLine({ g, appointmentId, canAdmit, onChanged, onError }: { g: Gu
 }
 
 /**
- * Everything the visit screen shows about guests: the waiting notices (over the video), the
- * "Invite someone" button and dialog (in the control bar), and the list (beside the video).
+ * Everything the visit screen shows about guests: the waiting notices and the invite dialog (over
+ * the video), the "Invite someone" button (in the control bar), and the list (beside the video).
  * `reload` is for the page's live events.
  */
 export function useVisitGuests(appointmentId: string) {
@@ -82,7 +82,20 @@ export function useVisitGuests(appointmentId: string) {
   const live = guests.filter((g) => !g.revokedAt);
   const waiting = live.filter((g) => g.state === 'waiting');
 
-  const notice =
+  const dialog = inviting && (
+    <InviteDialog
+      labels={STAFF_INVITE_LABELS}
+      roles={['interpreter', 'family', 'caregiver', 'clinician']}
+      create={(body) => post<GuestView>(guestsUrl(appointmentId), body)}
+      errorText={errorOf}
+      onClose={(created) => {
+        setInviting(false);
+        if (created) void reload();
+      }}
+    />
+  );
+
+  const alerts =
     waiting.length > 0 || error ? (
       <div class="guest-alerts" aria-live="polite">
         {error && (
@@ -99,24 +112,17 @@ export function useVisitGuests(appointmentId: string) {
       </div>
     ) : null;
 
-  const controls = (
+  const notice = (
     <>
-      <button onClick={() => setInviting(true)}>
-        <Icon name="person" /> Invite someone
-      </button>
-      {inviting && (
-        <InviteDialog
-          labels={STAFF_INVITE_LABELS}
-          roles={['interpreter', 'family', 'caregiver', 'clinician']}
-          create={(body) => post<GuestView>(guestsUrl(appointmentId), body)}
-          errorText={errorOf}
-          onClose={(created) => {
-            setInviting(false);
-            if (created) void reload();
-          }}
-        />
-      )}
+      {alerts}
+      {dialog}
     </>
+  );
+
+  const controls = (
+    <button onClick={() => setInviting(true)}>
+      <Icon name="person" /> Invite someone
+    </button>
   );
 
   const panel = (
@@ -149,8 +155,9 @@ export function useVisitGuests(appointmentId: string) {
                   </button>
                 )}
                 {g.link && (
-                  <button class="small quiet" onClick={() => copyText(g.link!).then((ok) => setCopied(ok ? g.id : null))} aria-label={`Copy the link for ${g.displayName}`}>
+                  <button class="small quiet" onClick={() => copyText(g.link!).then((ok) => setCopied(ok ? g.id : null))}>
                     {copied === g.id ? 'Copied' : 'Copy link'}
+                    <span class="sr-only"> for {g.displayName}</span>
                   </button>
                 )}
                 <button

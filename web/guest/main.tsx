@@ -1,0 +1,292 @@
+// The invited guest's page (/g/<token>): an interpreter, a family member, a caregiver or another
+// clinician. The link opens a session for this invitation only; then the same pre-call checks
+// as patients, the wait for the provider to let them in (unless the clinic lets guests straight
+// in), and the visit. English and Spanish.
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, get, post } from '../shared/api.js';
+import { ChatPanel, mergeMessage, type ChatMessage } from '../shared/chat-panel.js';
+import { connectEvents } from '../shared/live-events.js';
+import { Icon } from '../shared/icons.js';
+import type { GuestRole } from '../shared/invite-dialog.js';
+import { savedDevices, VisitRoom, type JoinInfo } from '../shared/visit-room.js';
+import { browserSupported, Checks, recommendedBrowser } from '../patient/checks.js';
+import { STRINGS, type Lang } from '../patient/i18n.js';
+import { GUEST_STRINGS, type GuestStrings } from './i18n.js';
+
+interface Me {
+  invitationId: string;
+  clinicName: string;
+  providerName: string;
+  role: GuestRole;
+  displayName: string;
+  state: 'invited' | 'waiting' | 'admitted' | 'left';
+  visitState: 'none' | 'waiting' | 'admitted' | 'ended';
+  language: Lang;
+  needsAdmission: boolean;
+}
+
+type Screen = 'loading' | 'invalid' | 'unsupported' | 'checks' | 'waiting' | 'join' | 'visit' | 'left' | 'ended' | 'removed';
+
+const token = location.pathname.split('/')[2] ?? '';
+
+function screenFor(me: Me, checksDone: boolean): Screen {
+  if (me.visitState === 'ended') return 'ended';
+  if (me.state === 'admitted') return me.visitState === 'admitted' ? 'join' : 'waiting';
+  if (me.state === 'waiting') return 'waiting';
+  if (me.state === 'left') return 'left';
+  return checksDone ? 'waiting' : 'checks';
+}
+
+function App() {
+  const [lang, setLang] = useState<Lang>(navigator.language.startsWith('es') ? 'es' : 'en');
+  const [clinicName, setClinicName] = useState('');
+  const [screen, setScreen] = useState<Screen>('loading');
+  const [me, setMe] = useState<Me | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const t = STRINGS[lang];
+  const g = GUEST_STRINGS[lang];
+
+  useEffect(() => {
+    document.documentElement.lang = lang;
+    document.title = lang === 'es' ? 'Visita por video' : 'Video visit';
+  }, [lang]);
+
+  /** What the server says now; a removed or expired guest lands on the right screen. */
+  const refresh = async (): Promise<Me | null> => {
+    try {
+      const m = await get<Me>('/api/guest/me');
+      setMe(m);
+      return m;
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'revoked') setScreen('removed');
+      else if (err instanceof ApiError && err.status === 401) setScreen('invalid');
+      else setError(errorText(g, err));
+      return null;
+    }
+  };
+
+  useEffect(() => {
+    if (!browserSupported()) {
+      setScreen('unsupported');
+      return;
+    }
+    post<{ clinicName: string; language: Lang }>('/api/guest/open', { token }).then(
+      async (r) => {
+        setClinicName(r.clinicName);
+        setLang(r.language);
+        const m = await refresh();
+        if (m) setScreen(screenFor(m, false));
+      },
+      () => setScreen('invalid'),
+    );
+  }, []);
+
+  // Live: let in, the visit starting or ending, removed.
+  useEffect(() => {
+    if (screen !== 'waiting' && screen !== 'join') return;
+    const check = async () => {
+      const m = await refresh();
+      if (!m) return;
+      if (m.visitState === 'ended') setScreen('ended');
+      else if (screen === 'waiting' && m.state === 'admitted' && m.visitState === 'admitted') setScreen('visit');
+    };
+    const stop = connectEvents(
+      'guest',
+      (e) => {
+        if (e.type === 'revoked') setScreen('removed');
+        else if (e.type === 'ended') setScreen('ended');
+        else if (e.type === 'ready' || e.type === 'admitted' || e.type === 'guests') void check();
+      },
+      () => void refresh(),
+    );
+    // A fallback for lost events.
+    const timer = setInterval(() => void check(), 15_000);
+    return () => {
+      stop();
+      clearInterval(timer);
+    };
+  }, [screen]);
+
+  const ready = async () => {
+    try {
+      const m = await post<Me>('/api/guest/ready');
+      setMe(m);
+      setScreen(m.state === 'admitted' && m.visitState === 'admitted' ? 'visit' : 'waiting');
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'revoked') setScreen('removed');
+      else if (err instanceof ApiError && err.code === 'visit_ended') setScreen('ended');
+      else setError(errorText(g, err));
+    }
+  };
+
+  const body = (() => {
+    switch (screen) {
+      case 'loading':
+        return <p role="status">{t.loading}</p>;
+      case 'invalid':
+        return <Message title={g.linkInvalidTitle} text={g.linkInvalid} />;
+      case 'unsupported':
+        return <Message title={t.unsupportedTitle} text={t.unsupported(recommendedBrowser())} />;
+      case 'checks':
+        return (
+          <>
+            {me && (
+              <p class="status-box" data-testid="guest-welcome">
+                {g.welcome(me.displayName, me.clinicName, g.roleArticle[me.role])}
+              </p>
+            )}
+            <div style={{ marginTop: '1em' }}>
+              <Checks t={t} apiBase="/api/guest" onDone={() => void ready()} />
+            </div>
+          </>
+        );
+      case 'waiting':
+        return (
+          <div class="card center" data-testid="guest-waiting-room">
+            <h1>{g.waitingTitle}</h1>
+            <p>{me?.state === 'admitted' ? g.waitingForStart(me.providerName) : g.waitingForAdmit(me?.providerName ?? '')}</p>
+            <p class="muted" role="status">
+              {g.waitingSignal}
+            </p>
+            <div class="spinner" aria-hidden="true" />
+          </div>
+        );
+      case 'join':
+        return (
+          <div class="card center">
+            <h1>{g.joinTitle}</h1>
+            <button class="big" onClick={() => setScreen('visit')}>
+              {g.join}
+            </button>
+          </div>
+        );
+      case 'visit':
+        return (
+          <GuestVisit
+            lang={lang}
+            g={g}
+            onLeft={() => setScreen('left')}
+            onEnded={() => setScreen('ended')}
+            onGone={async () => {
+              const m = await refresh();
+              if (m) setScreen(m.visitState === 'ended' ? 'ended' : 'left');
+            }}
+            onRemoved={() => setScreen('removed')}
+          />
+        );
+      case 'left':
+        return (
+          <div class="card center">
+            <h1>{g.leftTitle}</h1>
+            <p>{g.leftIntro}</p>
+            <button class="big" onClick={() => void ready()}>
+              {g.rejoin}
+            </button>
+          </div>
+        );
+      case 'ended':
+        return <Message title={g.endedTitle} text={g.endedIntro} />;
+      case 'removed':
+        return <Message title={g.removedTitle} text={g.removedIntro} />;
+    }
+  })();
+
+  if (screen === 'visit') return body;
+  return (
+    <div class="patient">
+      <header class="clinic">
+        <span class="name">{me?.clinicName ?? clinicName}</span>
+        <button class="secondary small" lang={lang === 'en' ? 'es' : 'en'} aria-label={t.switchToLabel} onClick={() => setLang(lang === 'en' ? 'es' : 'en')}>
+          <Icon name="globe" size={18} /> {t.switchTo}
+        </button>
+      </header>
+      {error && (
+        <div class="error" role="alert">
+          {error}
+        </div>
+      )}
+      <main>{body}</main>
+      <p class="muted center" style={{ marginTop: '1.5em', fontSize: '0.9rem' }}>
+        <Icon name="lock" size={16} /> {t.privacy}
+      </p>
+    </div>
+  );
+}
+
+function Message({ title, text }: { title: string; text: string }) {
+  return (
+    <div class="card center">
+      <h1>{title}</h1>
+      <p>{text}</p>
+    </div>
+  );
+}
+
+function errorText(g: GuestStrings, err: unknown): string {
+  const code = (err as { code?: string }).code ?? '';
+  return g.errors[code] ?? (err as Error).message ?? String(err);
+}
+
+function GuestVisit({ lang, g, onLeft, onEnded, onGone, onRemoved }: { lang: Lang; g: GuestStrings; onLeft: () => void; onEnded: () => void; onGone: () => void; onRemoved: () => void }) {
+  const t = STRINGS[lang];
+  const [chat, setChat] = useState<ChatMessage[]>([]);
+  const [sideOpen, setSideOpen] = useState(false);
+  const [unread, setUnread] = useState(0);
+  useEffect(() => {
+    get<ChatMessage[]>('/api/guest/chat').then(setChat, () => undefined);
+    return connectEvents(
+      'guest',
+      (e) => {
+        if (e.type === 'chat') {
+          setChat((l) => mergeMessage(l, e.message));
+          if ((e.message as ChatMessage).from !== 'guest') setUnread((n) => n + 1);
+        }
+        if (e.type === 'ended') onEnded();
+        if (e.type === 'revoked') onRemoved();
+      },
+      () => undefined,
+    );
+  }, []);
+  return (
+    <VisitRoom
+      join={() => post<JoinInfo>('/api/guest/visit-token')}
+      directory={() => get('/api/guest/directory')}
+      devices={savedDevices()}
+      labels={{ ...t.visit, waitingForOthers: g.waitingForOthers, roles: g.roles }}
+      sideOpen={sideOpen}
+      unread={sideOpen ? 0 : unread}
+      onToggleSide={() => {
+        setSideOpen(!sideOpen);
+        setUnread(0);
+      }}
+      side={
+        <ChatPanel
+          messages={chat}
+          mine="guest"
+          locale={lang === 'es' ? 'es-US' : 'en-US'}
+          labels={{ title: g.chatTitle, placeholder: t.chatPlaceholder, send: t.send, empty: g.chatEmpty }}
+          onSend={async (text) => {
+            const m = await post<ChatMessage>('/api/guest/chat', { text });
+            setChat((l) => mergeMessage(l, m));
+          }}
+        />
+      }
+      endButton={{
+        label: t.visit.leave,
+        danger: true,
+        onClick: (room) => {
+          room?.disconnect();
+          void post('/api/guest/leave').catch(() => undefined);
+          onLeft();
+        },
+      }}
+      onDisconnected={(err) => {
+        if (err?.code === 53118) onEnded();
+        else if (err) onGone();
+      }}
+    />
+  );
+}
+
+render(<App />, document.getElementById('app')!);
