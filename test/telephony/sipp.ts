@@ -1,0 +1,118 @@
+// Runs SIPp (apt package sip-tester) as the far end of our calls: a child process bound to
+// 127.0.0.1 on a free port, playing one of the XML scenarios in ./scenarios for one call.
+// A missing /usr/bin/sipp is an error, never a skip.
+import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const SIPP = process.env.SIPP_BIN ?? '/usr/bin/sipp';
+const SCENARIOS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scenarios');
+
+export function requireSipp(): void {
+  if (!fs.existsSync(SIPP)) {
+    throw new Error(`SIPp is missing (${SIPP}): the telephony tests need it. Install it with: apt-get install -y sip-tester`);
+  }
+}
+
+export async function freeUdpPort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', () => resolve()));
+  const port = s.address().port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+async function portInUse(port: number): Promise<boolean> {
+  const s = dgram.createSocket('udp4');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.bind(port, '127.0.0.1', () => resolve());
+    });
+    return false;
+  } catch {
+    return true;
+  } finally {
+    try {
+      s.close();
+    } catch {
+      // not bound
+    }
+  }
+}
+
+export interface SippResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** SIPp's message trace and error log, for assertion messages. */
+  log: string;
+}
+
+export interface Sipp {
+  port: number;
+  mediaPort: number;
+  /** Resolves when SIPp exits (0 = the scenario's call succeeded). */
+  exited: Promise<SippResult>;
+  kill(): void;
+}
+
+const running = new Set<ChildProcess>();
+
+/** Kills every SIPp still running (call in afterEach). */
+export function killAllSipp(): void {
+  for (const child of running) child.kill('SIGKILL');
+  running.clear();
+}
+
+process.on('exit', killAllSipp);
+
+export async function startSipp(scenario: string, opts: { keys?: Record<string, string | number>; timeoutSeconds?: number } = {}): Promise<Sipp> {
+  requireSipp();
+  const port = await freeUdpPort();
+  const mediaPort = await freeUdpPort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipp-'));
+  const messages = path.join(dir, 'messages.log');
+  const errors = path.join(dir, 'errors.log');
+  const args = [
+    '-sf', path.join(SCENARIOS, scenario),
+    '-i', '127.0.0.1',
+    '-bind_local',
+    '-p', String(port),
+    '-mi', '127.0.0.1',
+    '-mp', String(mediaPort),
+    '-m', '1',
+    '-nostdin',
+    '-timeout', `${opts.timeoutSeconds ?? 30}s`,
+    '-timeout_error',
+    '-trace_msg', '-message_file', messages,
+    '-trace_err', '-error_file', errors,
+  ];
+  for (const [k, v] of Object.entries(opts.keys ?? {})) args.push('-key', k, String(v));
+  const child = spawn(SIPP, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
+  running.add(child);
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout!.resume();
+  const exited = new Promise<SippResult>((resolve) => {
+    child.on('exit', (code, signal) => {
+      running.delete(child);
+      const read = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '');
+      const log = `--- sipp ${scenario} exit ${code ?? signal}\n${stderr}\n--- messages\n${read(messages)}\n--- errors\n${read(errors)}`;
+      fs.rmSync(dir, { recursive: true, force: true });
+      resolve({ code, signal, log });
+    });
+  });
+  // Wait until SIPp has bound its port (or died).
+  let dead = false;
+  void exited.then(() => (dead = true));
+  const deadline = Date.now() + 5000;
+  while (!dead && !(await portInUse(port))) {
+    if (Date.now() > deadline) throw new Error('SIPp did not bind its port in 5 s');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  if (dead) throw new Error(`SIPp exited at start:\n${(await exited).log}`);
+  return { port, mediaPort, exited, kill: () => child.kill('SIGKILL') };
+}
