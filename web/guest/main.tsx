@@ -5,11 +5,10 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, get, post } from '../shared/api.js';
-import { ChatPanel, mergeMessage, type ChatMessage } from '../shared/chat-panel.js';
 import { connectEvents } from '../shared/live-events.js';
 import { Icon } from '../shared/icons.js';
 import type { GuestRole } from '../shared/invite-dialog.js';
-import { savedDevices, VisitRoom, type JoinInfo } from '../shared/visit-room.js';
+import { VisitWithChat } from '../shared/visit-with-chat.js';
 import { browserSupported, Checks, recommendedBrowser } from '../patient/checks.js';
 import { STRINGS, type Lang } from '../patient/i18n.js';
 import { GUEST_STRINGS, type GuestStrings } from './i18n.js';
@@ -230,61 +229,19 @@ function errorText(g: GuestStrings, err: unknown): string {
 
 function GuestVisit({ lang, g, onLeft, onEnded, onGone, onRemoved }: { lang: Lang; g: GuestStrings; onLeft: () => void; onEnded: () => void; onGone: () => void; onRemoved: () => void }) {
   const t = STRINGS[lang];
-  const [chat, setChat] = useState<ChatMessage[]>([]);
-  const [sideOpen, setSideOpen] = useState(false);
-  const [unread, setUnread] = useState(0);
-  useEffect(() => {
-    get<ChatMessage[]>('/api/guest/chat').then(setChat, () => undefined);
-    return connectEvents(
-      'guest',
-      (e) => {
-        if (e.type === 'chat') {
-          setChat((l) => mergeMessage(l, e.message));
-          if ((e.message as ChatMessage).from !== 'guest') setUnread((n) => n + 1);
-        }
-        if (e.type === 'ended') onEnded();
-        if (e.type === 'revoked') onRemoved();
-      },
-      () => undefined,
-    );
-  }, []);
   return (
-    <VisitRoom
-      join={() => post<JoinInfo>('/api/guest/visit-token')}
-      directory={() => get('/api/guest/directory')}
-      devices={savedDevices()}
+    <VisitWithChat
+      who="guest"
       labels={{ ...t.visit, waitingForOthers: g.waitingForOthers, roles: g.roles }}
-      sideOpen={sideOpen}
-      unread={sideOpen ? 0 : unread}
-      onToggleSide={() => {
-        setSideOpen(!sideOpen);
-        setUnread(0);
+      chatLabels={{ title: g.chatTitle, placeholder: t.chatPlaceholder, send: t.send, empty: g.chatEmpty }}
+      locale={lang === 'es' ? 'es-US' : 'en-US'}
+      onLeave={() => {
+        void post('/api/guest/leave').catch(() => undefined);
+        onLeft();
       }}
-      side={
-        <ChatPanel
-          messages={chat}
-          mine="guest"
-          locale={lang === 'es' ? 'es-US' : 'en-US'}
-          labels={{ title: g.chatTitle, placeholder: t.chatPlaceholder, send: t.send, empty: g.chatEmpty }}
-          onSend={async (text) => {
-            const m = await post<ChatMessage>('/api/guest/chat', { text });
-            setChat((l) => mergeMessage(l, m));
-          }}
-        />
-      }
-      endButton={{
-        label: t.visit.leave,
-        danger: true,
-        onClick: (room) => {
-          room?.disconnect();
-          void post('/api/guest/leave').catch(() => undefined);
-          onLeft();
-        },
-      }}
-      onDisconnected={(err) => {
-        if (err?.code === 53118) onEnded();
-        else if (err) onGone();
-      }}
+      onEnded={onEnded}
+      onDropped={onGone}
+      onEvent={(e) => e.type === 'revoked' && onRemoved()}
     />
   );
 }

@@ -5,7 +5,8 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, get, post } from '../shared/api.js';
 import { ChatPanel, mergeMessage, type ChatMessage } from '../shared/chat-panel.js';
 import { connectEvents } from '../shared/live-events.js';
-import { savedDevices, VisitRoom, type JoinInfo } from '../shared/visit-room.js';
+import { savedDevices } from '../shared/visit-room.js';
+import { VisitWithChat } from '../shared/visit-with-chat.js';
 import { browserSupported, Checks, recommendedBrowser } from './checks.js';
 import { errorText, STRINGS, type Lang, type Strings } from './i18n.js';
 import { Icon } from '../shared/icons.js';
@@ -469,58 +470,15 @@ function WaitingRoom({ t, lang, me, onAdmitted, onEnded, refresh }: { t: Strings
 }
 
 function PatientVisit({ t, lang, onLeft, onEnded }: { t: Strings; lang: Lang; onLeft: () => void; onEnded: () => void }) {
-  const [chat, setChat] = useState<ChatMessage[]>([]);
-  const [sideOpen, setSideOpen] = useState(false);
-  const [unread, setUnread] = useState(0);
-  useEffect(() => {
-    get<ChatMessage[]>('/api/patient/chat').then(setChat, () => undefined);
-    return connectEvents(
-      'patient',
-      (e) => {
-        if (e.type === 'chat') {
-          setChat((l) => mergeMessage(l, e.message));
-          if ((e.message as ChatMessage).from !== 'patient') setUnread((n) => n + 1);
-        }
-        if (e.type === 'ended') onEnded();
-      },
-      () => undefined,
-    );
-  }, []);
   return (
-    <VisitRoom
-      join={() => post<JoinInfo>('/api/patient/visit-token')}
-      directory={() => get('/api/patient/directory')}
-      devices={savedDevices()}
+    <VisitWithChat
+      who="patient"
       labels={{ ...t.visit, roles: GUEST_STRINGS[lang].roles }}
-      sideOpen={sideOpen}
-      unread={sideOpen ? 0 : unread}
-      onToggleSide={() => {
-        setSideOpen(!sideOpen);
-        setUnread(0);
-      }}
-      side={
-        <ChatPanel
-          messages={chat}
-          mine="patient"
-          labels={{ title: t.chatTitle, placeholder: t.chatPlaceholder, send: t.send, empty: t.chatEmpty }}
-          onSend={async (text) => {
-            const m = await post<ChatMessage>('/api/patient/chat', { text });
-            setChat((l) => mergeMessage(l, m));
-          }}
-        />
-      }
-      endButton={{
-        label: t.visit.leave,
-        danger: true,
-        onClick: (room) => {
-          room?.disconnect();
-          onLeft();
-        },
-      }}
-      onDisconnected={(err) => {
-        if (err?.code === 53118) onEnded();
-        else if (err) onLeft();
-      }}
+      chatLabels={{ title: t.chatTitle, placeholder: t.chatPlaceholder, send: t.send, empty: t.chatEmpty }}
+      locale={lang === 'es' ? 'es-US' : 'en-US'}
+      onLeave={onLeft}
+      onEnded={onEnded}
+      onDropped={onLeft}
     />
   );
 }
