@@ -23,9 +23,9 @@ const PHONE = {
   userAgent: 'Mozilla/5.0 (Linux; Android 13; Pixel 6) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36',
 };
 
-/** SQLite: a Spanish-speaking patient on a phone with no copay; PostgreSQL: English on a computer with a copay. */
+/** SQLite: a Spanish-speaking patient on a phone; PostgreSQL: English on a computer. (A $0 copay, which skips that step, is in patient-edge-cases.) */
 const VARIANTS = {
-  sqlite: { device: PHONE, lang: 'es', copay: '0.00', size: 'phone' },
+  sqlite: { device: PHONE, lang: 'es', copay: '15.00', size: 'phone' },
   postgres: { device: DESKTOP, lang: 'en', copay: '25.00', size: 'desktop' },
 } as const;
 
@@ -134,7 +134,14 @@ for (const db of DATABASES) {
       await patient.getByRole('button', { name: t.continue }).click();
       if (v.copay !== '0.00') {
         await patient.getByRole('heading', { name: t.copayTitle }).waitFor();
-        await patient.locator('.big-number', { hasText: '$25.00' }).waitFor();
+        await patient.locator('.big-number', { hasText: `$${v.copay}` }).waitFor();
+        // The language switch works mid-journey and is remembered (the other language and back).
+        const other = STRINGS[v.lang === 'es' ? 'en' : 'es'];
+        await patient.getByRole('button', { name: t.switchToLabel }).click();
+        await patient.getByRole('heading', { name: other.copayTitle }).waitFor();
+        await patient.getByText(v.lang === 'es' ? 'I understand that a copay' : 'Entiendo que se debe un copago').waitFor();
+        await patient.getByRole('button', { name: other.switchToLabel }).click();
+        await patient.getByRole('heading', { name: t.copayTitle }).waitFor();
         await patient.screenshot({ path: shot('patient-2b-copay'), fullPage: true });
         await assertAccessible(patient, 'patient copay');
         await patient.getByRole('button', { name: t.copayAgree }).click();

@@ -92,7 +92,11 @@ function App() {
   const switchLang = async () => {
     const next: Lang = lang === 'en' ? 'es' : 'en';
     setLang(next);
-    if (me) await post('/api/patient/language', { language: next }).catch(() => undefined);
+    if (!me) return;
+    // The clinic's own texts (copay and consent wording) come from the server in the new language.
+    await post('/api/patient/language', { language: next }).catch(() => undefined);
+    const m = await get<Me>('/api/patient/me').catch(() => null);
+    if (m) setMe(m);
   };
 
   const step = STEP_OF[screen];
