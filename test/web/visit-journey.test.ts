@@ -134,7 +134,6 @@ for (const db of DATABASES) {
       await patient.getByRole('button', { name: t.continue }).click();
       {
         // Both variants have a copay (the $0 case, which skips this step, is in patient-edge-cases).
-
         await patient.getByRole('heading', { name: t.copayTitle }).waitFor();
         await patient.locator('.big-number', { hasText: `$${v.copay}` }).waitFor();
         // The language switch works mid-journey and is remembered (the other language and back).
