@@ -14,6 +14,8 @@ const RTP_HEADER = 12;
 /** One telephone-event packet every 20 ms. */
 const EVENT_PACKET_MS = 20;
 
+export type AudioHandler = (payload: Buffer, payloadType: number, rtp?: { sequence: number; timestamp: number; ssrc: number }) => void;
+
 export interface DtmfTiming {
   /** Tone length of one digit (default 100 ms). */
   toneMs: number;
@@ -140,7 +142,8 @@ async function bindInRange(host: string, range: [number, number]): Promise<dgram
 
 export class RtpSession extends EventEmitter {
   /** The audio bridge's input: every audio packet from the far end (payload and payload type). */
-  onAudio: ((payload: Buffer, payloadType: number) => void) | null = null;
+  /** What the far end says; `rtp` lets a jitter buffer order packets and see losses. */
+  onAudio: AudioHandler | null = null;
   readonly stats: RtpStats = { packetsReceived: 0, bytesReceived: 0, lastPayloadType: null, packetsSent: 0, packetsDropped: 0 };
   private remote: RemoteMedia | null = null;
   private readonly ssrc = randomInt(2 ** 32 - 1);
@@ -199,7 +202,7 @@ export class RtpSession extends EventEmitter {
         }
         return;
       }
-      if (packet.payloadType === remote!.codec.payloadType) this.onAudio?.(packet.payload, packet.payloadType);
+      if (packet.payloadType === remote!.codec.payloadType) this.onAudio?.(packet.payload, packet.payloadType, { sequence: packet.sequence, timestamp: packet.timestamp, ssrc: packet.ssrc });
     } catch (err) {
       this.log.warn({ err }, 'rtp packet handling failed');
     }

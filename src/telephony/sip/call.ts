@@ -1,6 +1,7 @@
 // One outbound call (dial-out) as the UAC: INVITE with an SDP offer, provisional responses,
 // digest challenges, the 2xx ACK and the dialog that follows, CANCEL while ringing, BYE from
 // either side, and re-INVITEs from the far end answered without dropping the call.
+import type { AudioHandler } from '../rtp.js';
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -203,14 +204,14 @@ export class SipCall extends EventEmitter<SipCallEvents> {
   }
 
   /** The audio bridge's seam: G.711 payloads from the far end. */
-  set onAudio(fn: ((payload: Buffer, payloadType: number) => void) | null) {
+  set onAudio(fn: AudioHandler | null) {
     this.audioHandler = fn;
     if (this.rtpSession) this.rtpSession.onAudio = fn;
   }
-  get onAudio(): ((payload: Buffer, payloadType: number) => void) | null {
+  get onAudio(): AudioHandler | null {
     return this.audioHandler;
   }
-  private audioHandler: ((payload: Buffer, payloadType: number) => void) | null = null;
+  private audioHandler: AudioHandler | null = null;
 
   /** The audio bridge's seam: one frame in the negotiated codec; false if not sendable now. */
   sendAudio(payload: Buffer): boolean {
