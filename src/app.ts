@@ -24,8 +24,11 @@ import { MAX_FRAME_BYTES, SignalingServer } from './video/signaling/signaling-se
 import { SMS_DELIVER_QUEUE, SmsService } from './notify/sms-service.js';
 import { createSmsProvider } from './notify/providers/index.js';
 import { createClinic, type Clinic } from './clinic/clinic.js';
+import { phoneRoomAudio } from './clinic/phone-room-audio.js';
+import type { RoomAudioBridge } from './clinic/phone-calls.js';
 import { webPages } from './web/web-pages.js';
 import { smsRoutes } from './notify/sms-routes.js';
+import { StatusCallbackSender, TelephonyService, VOICE_STATUS_CALLBACK_QUEUE } from './telephony/index.js';
 
 export interface TelevisitOptions {
   clock?: Clock;
@@ -35,6 +38,8 @@ export interface TelevisitOptions {
   /** Milliseconds between room timeout sweeps; 0 disables the sweeper (tests call sweep()). */
   sweepIntervalMs?: number;
   jobPollMs?: number;
+  /** Puts answered phone legs' audio into the visit room (tests; default none until the bridge lands). */
+  roomAudio?: RoomAudioBridge;
 }
 
 export interface Televisit {
@@ -52,6 +57,8 @@ export interface Televisit {
   /** Text messages (SMS_PROVIDER): queue(), opt-outs, status. */
   sms: SmsService;
   clinic: Clinic;
+  /** Dial-out through the SIP trunk (SIP_TRUNK_HOST); null when not configured. Started by listen(). */
+  telephony: TelephonyService | null;
   bootstrap: BootstrapResult;
   /** Starts background work (job queue, sweeper) and listens on config.host:config.port. */
   listen(): Promise<string>;
@@ -92,7 +99,16 @@ export async function createTelevisit(config: Config, opts: TelevisitOptions = {
     smsLog,
   );
   jobs.register(SMS_DELIVER_QUEUE, sms.queueSettings());
-  const clinic = await createClinic({ config, db, box, clock, bus, jobs, credentials, rooms, accountSid: bootstrap.defaultAccountSid, sms, log: log.child({ part: 'clinic' }) });
+  let telephony: TelephonyService | null = null;
+  if (config.sip) {
+    const voiceLog = log.child({ part: 'telephony' });
+    const voiceCallbacks = new StatusCallbackSender({ authToken: (sid) => credentials.authToken(sid), log: voiceLog, timeoutMs: config.callbacks.timeoutMs, queue: jobs });
+    jobs.register(VOICE_STATUS_CALLBACK_QUEUE, voiceCallbacks.queueSettings(config.callbacks.maxAgeHours * 3600_000));
+    telephony = new TelephonyService(config.sip, { log: voiceLog, callbacks: voiceCallbacks, bus, defaultAccountSid: bootstrap.defaultAccountSid });
+  }
+  // Phone legs join rooms through our own signaling endpoint, like any participant.
+  const roomAudio = opts.roomAudio ?? (telephony ? phoneRoomAudio(() => config.publicUrl.replace(/^http/, 'ws') + '/signaling', log.child({ part: 'phone-bridge' })) : undefined);
+  const clinic = await createClinic({ config, db, box, clock, bus, jobs, credentials, rooms, accountSid: bootstrap.defaultAccountSid, sms, telephony, ...(roomAudio ? { roomAudio } : {}), log: log.child({ part: 'clinic' }) });
 
   const app = Fastify({
     // Request logs carry the method and path only: no query string (links carry secrets), no headers.
@@ -132,9 +148,11 @@ export async function createTelevisit(config: Config, opts: TelevisitOptions = {
     signaling,
     sms,
     clinic,
+    telephony,
     bootstrap,
     async listen() {
       jobs.start();
+      await telephony?.start();
       if (sweepMs > 0) {
         sweeper = setInterval(() => {
           rooms.sweep().catch((err: unknown) => log.error({ err }, 'room sweep failed'));
@@ -145,6 +163,8 @@ export async function createTelevisit(config: Config, opts: TelevisitOptions = {
     },
     async close() {
       if (sweeper) clearInterval(sweeper);
+      await clinic.close();
+      await telephony?.stop();
       await signaling.close();
       await app.close();
       await jobs.stop();

@@ -45,6 +45,15 @@ export interface Config {
   clinic: ClinicConfig;
   /** SIP trunk for dialing out (an interpreter by phone); null without SIP_TRUNK_HOST. */
   sip: SipConfig | null;
+  /** An interpreter service reached over HTTP (signed JSON); null without INTERPRETER_SERVICE_URL. */
+  interpreterService: InterpreterServiceConfig | null;
+}
+
+export interface InterpreterServiceConfig {
+  url: string;
+  /** Signs our requests and checks the service's status callbacks (HMAC-SHA256). */
+  secret: string;
+  timeoutMs: number;
 }
 
 export interface SipConfig {
@@ -61,6 +70,8 @@ export interface SipConfig {
   /** 0 = a random free port. */
   localPort: number;
   rtpPortRange: [number, number];
+  /** Programmable-Voice-style status callbacks of the visit's phone legs (SIP_STATUS_CALLBACK_URL); none when unset. */
+  statusCallbackUrl?: string | null;
 }
 
 export interface ClinicConfig {
@@ -168,6 +179,8 @@ function sipConfig(env: Env): SipConfig | null {
   const rtpMin = int(env, 'SIP_RTP_PORT_MIN', 10000, 1024, 65534);
   const rtpMax = int(env, 'SIP_RTP_PORT_MAX', 20000, 1025, 65535);
   if (rtpMin >= rtpMax) throw new ConfigError('SIP_RTP_PORT_MIN must be below SIP_RTP_PORT_MAX');
+  const statusCallbackUrl = env.SIP_STATUS_CALLBACK_URL || null;
+  if (statusCallbackUrl !== null && !httpUrl(statusCallbackUrl)) throw new ConfigError('SIP_STATUS_CALLBACK_URL must be an absolute http(s) URL');
   return {
     trunkHost,
     trunkPort: int(env, 'SIP_TRUNK_PORT', 5060, 1, 65535),
@@ -178,7 +191,27 @@ function sipConfig(env: Env): SipConfig | null {
     localHost,
     localPort: int(env, 'SIP_LOCAL_PORT', 5060, 0, 65535),
     rtpPortRange: [rtpMin, rtpMax],
+    statusCallbackUrl,
   };
+}
+
+function httpUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+function interpreterServiceConfig(env: Env): InterpreterServiceConfig | null {
+  const url = env.INTERPRETER_SERVICE_URL || null;
+  const secret = env.INTERPRETER_SERVICE_SECRET || null;
+  if (url === null && secret === null) return null;
+  if (url === null || secret === null) throw new ConfigError('INTERPRETER_SERVICE_URL and INTERPRETER_SERVICE_SECRET must be set together');
+  if (!httpUrl(url)) throw new ConfigError('INTERPRETER_SERVICE_URL must be an absolute http(s) URL');
+  if (secret.length < 16) throw new ConfigError('INTERPRETER_SERVICE_SECRET must be at least 16 characters');
+  return { url, secret, timeoutMs: int(env, 'INTERPRETER_SERVICE_TIMEOUT_MS', 10_000, 100, 60_000) };
 }
 
 function redisConfig(env: Env): Config['redis'] {
@@ -353,5 +386,6 @@ export function loadConfig(env: Env = process.env): Config {
       webDir: env.WEB_DIR ? path.resolve(env.WEB_DIR) : null,
     },
     sip: sipConfig(env),
+    interpreterService: interpreterServiceConfig(env),
   };
 }

@@ -26,6 +26,12 @@ import { staffApi } from './http/staff-api.js';
 import { patientApi } from './http/patient-api.js';
 import { eventsSocket } from './http/events-socket.js';
 import { guestApi } from './http/guest-api.js';
+import { phoneApi } from './http/phone-api.js';
+import { PhoneCallService, type RoomAudioBridge } from './phone-calls.js';
+import { HttpInterpreterService } from './interpreters/http-interpreter-service.js';
+import { InterpreterRequests } from './interpreters/interpreter-requests.js';
+import { interpreterApi } from './interpreters/interpreter-api.js';
+import type { TelephonyService } from '../telephony/index.js';
 
 export interface ClinicDeps {
   config: Config;
@@ -39,6 +45,10 @@ export interface ClinicDeps {
   accountSid: string;
   sms: SmsSender & { listForAppointment(appointmentId: string): Promise<Array<{ body: string }>> };
   log: Logger;
+  /** Dial-out through the SIP trunk; null when SIP is not configured. */
+  telephony?: TelephonyService | null;
+  /** Puts an answered phone leg's audio into the visit room (default: none yet). */
+  roomAudio?: RoomAudioBridge;
 }
 
 export interface Clinic {
@@ -50,9 +60,13 @@ export interface Clinic {
   links: PatientLinks;
   audit: AuditLog;
   video: VisitVideo;
+  phones: PhoneCallService;
+  interpreters: InterpreterRequests;
   /** The demo logins when this start created the demo clinic (printed once by main.ts). */
   demo: DemoClinicLogins | null;
   register(app: FastifyInstance): Promise<void>;
+  /** Hangs up the phone legs held by this node. */
+  close(): Promise<void>;
 }
 
 export async function createClinic(d: ClinicDeps): Promise<Clinic> {
@@ -67,6 +81,23 @@ export async function createClinic(d: ClinicDeps): Promise<Clinic> {
   const video = new VisitVideo(d.credentials, d.rooms, d.accountSid, identityKey, d.clock, d.config.clinic.visitTokenTtlSeconds, d.config.ice.turnUrls.length > 0 && d.config.ice.turnSecret !== null);
   const visits = new VisitService(d.db, d.clock, clinics, links, appointments, video, d.bus, audit);
   const guests = new GuestService(d.db, d.box, d.clock, clinics, appointments, video, d.sms, d.bus, audit, () => d.config.publicUrl);
+  const phones = new PhoneCallService({
+    db: d.db,
+    clock: d.clock,
+    appointments,
+    video,
+    bus: d.bus,
+    audit,
+    log: d.log.child({ part: 'phone-calls' }),
+    telephony: d.telephony ?? null,
+    ...(d.roomAudio ? { bridge: d.roomAudio } : {}),
+    accountSid: d.accountSid,
+    statusCallbackUrl: d.config.sip?.statusCallbackUrl ?? null,
+  });
+  // One node: calls a previous run left unfinished are over (nothing holds them any more).
+  if (!d.config.redis.url) await phones.recoverOrphans();
+  const interpreterService = d.config.interpreterService ? new HttpInterpreterService(d.config.interpreterService, () => d.clock.now()) : null;
+  const interpreters = new InterpreterRequests({ db: d.db, clock: d.clock, appointments, guests, phones, bus: d.bus, audit, log: d.log.child({ part: 'interpreters' }), service: interpreterService, publicUrl: () => d.config.publicUrl });
   d.jobs.register(REMINDER_QUEUE, { handler: appointments.reminderHandler(), maxAgeMs: 24 * 3600_000 });
   const demo = d.config.clinic.demoClinic ? await createDemoClinicIfEmpty(clinics, staff, d.config.clinic.timeZone) : null;
   const secureCookies = d.config.publicUrl.startsWith('https:');
@@ -82,7 +113,13 @@ export async function createClinic(d: ClinicDeps): Promise<Clinic> {
     links,
     audit,
     video,
+    phones,
+    interpreters,
     demo,
+    async close() {
+      interpreters.close();
+      await phones.close();
+    },
     async register(app) {
       await app.register(cookie);
       await app.register(async (api) => {
@@ -90,6 +127,8 @@ export async function createClinic(d: ClinicDeps): Promise<Clinic> {
         staffApi(api, { staff, appointments, visits, clinics, audit, secureCookies, smsForAppointment: smsWithoutLinks });
         patientApi(api, visits, d.db, secureCookies);
         guestApi(api, { staff, visits, guests, secureCookies });
+        phoneApi(api, { staff, phones });
+        await interpreterApi(api, { staff, interpreters });
         eventsSocket(api, d.bus, staff, visits, guests);
       }, { prefix: '/api' });
     },

@@ -332,6 +332,9 @@ export class VisitService {
     for (const g of guests) {
       if (!g.revoked_at || g.admitted_at) out[this.video.identityFor('guest', g.id, a.id)] = { name: g.display_name, role: g.role };
     }
+    // Phone legs that were answered (their audio is in the room), as "Interpreter (phone)" etc.: role `phone-<role>`.
+    const phones = await this.db.selectFrom('phone_calls').select(['id', 'role', 'display_name']).where('appointment_id', '=', a.id).where('answered_at', 'is not', null).execute();
+    for (const p of phones) out[this.video.identityFor('phone', p.id, a.id)] = { name: p.display_name, role: `phone-${p.role}` };
     return out;
   }
 

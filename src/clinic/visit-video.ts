@@ -45,8 +45,8 @@ export class VisitVideo {
     if (room && room.status === 'in-progress') await this.rooms.completeRoom(this.accountSid, roomSid);
   }
 
-  identityFor(kind: 'staff' | 'patient' | 'guest', id: string, appointmentId: string): string {
-    const prefix = kind === 'staff' ? 'st' : kind === 'patient' ? 'pt' : 'gu';
+  identityFor(kind: 'staff' | 'patient' | 'guest' | 'phone', id: string, appointmentId: string): string {
+    const prefix = kind === 'staff' ? 'st' : kind === 'patient' ? 'pt' : kind === 'guest' ? 'gu' : 'ph';
     return `${prefix}-${deriveOpaque(this.identityKey, kind, id, appointmentId)}`;
   }
 

@@ -167,6 +167,8 @@ export interface Database {
   sms_opt_outs: SmsOptOutsTable;
   guest_invitations: GuestInvitationsTable;
   guest_sessions: GuestSessionsTable;
+  phone_calls: PhoneCallsTable;
+  interpreter_requests: InterpreterRequestsTable;
 }
 
 // ---- Clinic workflow (0002) ----
@@ -315,5 +317,46 @@ export interface GuestSessionsTable {
   created_at: string;
   last_seen_at: string;
   expires_at: string;
+  ended_at: string | null;
+}
+
+// ---- Phone legs and interpreter-service requests (0005) ----
+
+export type PhoneCallStatus = 'queued' | 'initiated' | 'ringing' | 'in-progress' | 'completed' | 'busy' | 'no-answer' | 'failed' | 'canceled';
+
+export interface PhoneCallsTable {
+  id: string;
+  appointment_id: string;
+  call_sid: string | null;
+  role: GuestRole;
+  display_name: string;
+  /** E.164; shown and logged as its last four digits only. */
+  to_number: string;
+  status: PhoneCallStatus;
+  sip_code: number | null;
+  started_at: string | null;
+  answered_at: string | null;
+  ended_at: string | null;
+  duration: number | null;
+  created_by: string;
+  created_at: string;
+}
+
+export type InterpreterRequestStatus = 'requested' | 'accepted' | 'connecting' | 'connected' | 'completed' | 'canceled' | 'failed';
+
+export interface InterpreterRequestsTable {
+  id: string;
+  appointment_id: string;
+  language: string;
+  mode: 'video' | 'phone';
+  status: InterpreterRequestStatus;
+  service_request_id: string | null;
+  invitation_id: string | null;
+  phone_call_id: string | null;
+  interpreter_name: string | null;
+  message: string | null;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
   ended_at: string | null;
 }

@@ -205,6 +205,7 @@ describe('SIP configuration', () => {
       localHost: '127.0.0.1',
       localPort: 5060,
       rtpPortRange: [10000, 20000],
+      statusCallbackUrl: null,
     });
     const sip = loadConfig({ SIP_TRUNK_HOST: '10.1.1.1', SIP_TRUNK_PORT: '5080', SIP_FROM_USER: '+15550001111', SIP_LOCAL_HOST: '10.1.1.2', SIP_LOCAL_PORT: '0', SIP_RTP_PORT_MIN: '30000', SIP_RTP_PORT_MAX: '30100' }).sip!;
     assert.deepEqual([sip.trunkPort, sip.fromUser, sip.localHost, sip.localPort, sip.rtpPortRange, sip.username], [5080, '+15550001111', '10.1.1.2', 0, [30000, 30100], null]);

@@ -127,3 +127,10 @@ const es: typeof en = {
 
 export const GUEST_STRINGS: Record<Lang, typeof en> = { en, es };
 export type GuestStrings = typeof en;
+
+/** Role names for tiles in the visit, including phone legs (`phone-interpreter` → "Interpreter (phone)"). */
+export function visitRoleNames(lang: Lang): Record<string, string> {
+  const roles = GUEST_STRINGS[lang].roles as Record<string, string>;
+  const phone = lang === 'es' ? 'teléfono' : 'phone';
+  return { ...roles, ...Object.fromEntries(Object.entries(roles).map(([k, v]) => [`phone-${k}`, `${v} (${phone})`])) };
+}

@@ -11,7 +11,7 @@ import type { GuestRole } from '../shared/invite-dialog.js';
 import { VisitWithChat } from '../shared/visit-with-chat.js';
 import { browserSupported, Checks, recommendedBrowser } from '../patient/checks.js';
 import { STRINGS, type Lang } from '../patient/i18n.js';
-import { GUEST_STRINGS, type GuestStrings } from './i18n.js';
+import { GUEST_STRINGS, visitRoleNames, type GuestStrings } from './i18n.js';
 
 interface Me {
   invitationId: string;
@@ -232,7 +232,7 @@ function GuestVisit({ lang, g, onLeft, onEnded, onGone, onRemoved }: { lang: Lan
   return (
     <VisitWithChat
       who="guest"
-      labels={{ ...t.visit, waitingForOthers: g.waitingForOthers, roles: g.roles }}
+      labels={{ ...t.visit, waitingForOthers: g.waitingForOthers, roles: visitRoleNames(lang) }}
       chatLabels={{ title: g.chatTitle, placeholder: t.chatPlaceholder, send: t.send, empty: g.chatEmpty }}
       locale={lang === 'es' ? 'es-US' : 'en-US'}
       onLeave={() => {

@@ -11,7 +11,7 @@ import { browserSupported, Checks, recommendedBrowser } from './checks.js';
 import { errorText, STRINGS, type Lang, type Strings } from './i18n.js';
 import { Icon } from '../shared/icons.js';
 import { PatientGuests } from './invite-guests.js';
-import { GUEST_STRINGS } from '../guest/i18n.js';
+import { visitRoleNames } from '../guest/i18n.js';
 
 interface Me {
   appointmentId: string;
@@ -477,7 +477,7 @@ function PatientVisit({ t, lang, onLeft, onEnded }: { t: Strings; lang: Lang; on
   return (
     <VisitWithChat
       who="patient"
-      labels={{ ...t.visit, roles: GUEST_STRINGS[lang].roles }}
+      labels={{ ...t.visit, roles: visitRoleNames(lang) }}
       chatLabels={{ title: t.chatTitle, placeholder: t.chatPlaceholder, send: t.send, empty: t.chatEmpty }}
       locale={lang === 'es' ? 'es-US' : 'en-US'}
       onLeave={onLeft}

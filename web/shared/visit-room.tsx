@@ -211,6 +211,9 @@ export function VisitRoom(props: {
 
   const nameOf = (identity: string) => names[identity]?.name ?? '…';
   const roleOf = (identity: string) => L.roles?.[names[identity]?.role ?? ''];
+  // Someone without video: a phone icon for a phone leg (ph-…), else their initials.
+  const avatar = (identity: string, size: number) =>
+    identity.startsWith('ph-') ? <Icon name="phone" size={size} /> : initials(nameOf(identity));
   // Speaker layout: the dominant speaker large; else the first remote person; thumbnails for the rest and for you.
   const main = people.find((p) => p.sid === dominant) ?? people[0] ?? null;
   const others = people.filter((p) => p !== main);
@@ -287,7 +290,7 @@ export function VisitRoom(props: {
           )}
           {main && (
             <div class="speaker" data-testid="main-video" data-identity={main.identity}>
-              {main.videoTrack ? <VideoView track={main.videoTrack} /> : <div class="avatar" style={{ fontSize: '4rem' }}>{initials(nameOf(main.identity))}</div>}
+              {main.videoTrack ? <VideoView track={main.videoTrack} /> : <div class="avatar" style={{ fontSize: '4rem' }}>{avatar(main.identity, 96)}</div>}
               <div class="tile-label">
                 <span class="tile-name">{nameOf(main.identity)}</span>
                 {roleOf(main.identity) && <span class="role-tag">{roleOf(main.identity)}</span>}
@@ -299,7 +302,7 @@ export function VisitRoom(props: {
           <div class="thumbs">
             {others.map((p) => (
               <div key={p.sid} class={`thumb ${p.sid === dominant ? 'speaking' : ''}`} data-testid="thumb" data-identity={p.identity}>
-                {p.videoTrack ? <VideoView track={p.videoTrack} /> : <div class="avatar">{initials(nameOf(p.identity))}</div>}
+                {p.videoTrack ? <VideoView track={p.videoTrack} /> : <div class="avatar" style={{ paddingBottom: '2.2em' }}>{avatar(p.identity, 40)}</div>}
                 <div class="tile-label">
                   <span class="tile-name">{nameOf(p.identity)}</span>
                   {roleOf(p.identity) && <span class="role-tag">{roleOf(p.identity)}</span>}

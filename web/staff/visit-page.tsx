@@ -6,6 +6,8 @@ import { connectEvents } from '../shared/live-events.js';
 import { savedDevices, VisitRoom, type JoinInfo } from '../shared/visit-room.js';
 import { handleError, navigate, sessionEnded, type Me } from './main.js';
 import { ROLE_NAMES, useVisitGuests } from './guest-panel.js';
+import { PHONE_ROLE_NAMES, usePhoneCalls } from './phone-panel.js';
+import { useInterpreterRequests } from './interpreter-panel.js';
 
 const LABELS = {
   connecting: 'Connecting to the visit…',
@@ -23,7 +25,7 @@ const LABELS = {
   you: 'You',
   network: 'Network',
   leave: 'Leave',
-  roles: ROLE_NAMES,
+  roles: { ...ROLE_NAMES, ...PHONE_ROLE_NAMES },
 };
 
 export function VisitPage({ appointmentId }: { me: Me; appointmentId: string }) {
@@ -33,6 +35,8 @@ export function VisitPage({ appointmentId }: { me: Me; appointmentId: string }) 
   const [ended, setEnded] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const guests = useVisitGuests(appointmentId);
+  const phones = usePhoneCalls(appointmentId);
+  const interpreters = useInterpreterRequests(appointmentId);
 
   useEffect(() => {
     get<ChatMessage[]>(`/api/appointments/${appointmentId}/chat`).then(setChat, (err) => handleError(err, setError));
@@ -40,6 +44,8 @@ export function VisitPage({ appointmentId }: { me: Me; appointmentId: string }) 
       'staff',
       (e) => {
         if (e.type === 'appointment.changed' && e.appointmentId === appointmentId) void guests.reload();
+        if (e.type === 'phone.status' && e.appointmentId === appointmentId) phones.onEvent(e.call);
+        if (e.type === 'interpreter.status' && e.appointmentId === appointmentId) interpreters.onEvent(e.request);
         if (e.type === 'chat' && e.appointmentId === appointmentId) {
           setChat((l) => mergeMessage(l, e.message));
           if ((e.message as ChatMessage).from !== 'staff') setUnread((n) => n + 1);
@@ -78,11 +84,27 @@ export function VisitPage({ appointmentId }: { me: Me; appointmentId: string }) 
         setSideOpen(!sideOpen);
         setUnread(0);
       }}
-      notice={guests.notice}
-      extraControls={guests.controls}
+      notice={
+        <>
+          {guests.notice}
+          {phones.notice}
+          {interpreters.notice}
+        </>
+      }
+      extraControls={
+        <>
+          {guests.controls}
+          {phones.controls}
+        </>
+      }
       side={
         <>
-          {guests.panel}
+          {/* Guests, calls and interpreter requests scroll on their own; the chat keeps its share below. */}
+          <div style={{ flex: '0 1 auto', maxHeight: '58%', overflowY: 'auto' }}>
+            {guests.panel}
+            {phones.panel}
+            {interpreters.panel}
+          </div>
           <div class="section-title" style={{ padding: '0.8em 1em 0', marginBottom: 0 }}>
             <h2 style={{ margin: 0 }}>Chat</h2>
           </div>
