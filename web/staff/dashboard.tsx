@@ -240,6 +240,7 @@ export function Dashboard({ me }: { me: Me }) {
           {items.length === 0 ? (
             <div class="empty">No appointments today.</div>
           ) : (
+            <div class="table-wrap">
             <table class="schedule" data-testid="schedule">
               <thead>
                 <tr>
@@ -303,6 +304,7 @@ export function Dashboard({ me }: { me: Me }) {
                 ))}
               </tbody>
             </table>
+            </div>
           )}
         </section>
       </div>

@@ -110,7 +110,7 @@ function App() {
           {me.role === 'admin' && nav('/staff/admin', 'Admin')}
         </nav>
         <span class="spacer" />
-        <span>
+        <span class="who">
           {me.displayName} <span class="muted" style={{ color: '#d4e6ec' }}>· {ROLE_NAMES[me.role]}</span>
         </span>
         <button
