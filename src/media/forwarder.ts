@@ -1,29 +1,48 @@
-// Forwards one published track to one subscriber. For simulcast it picks a layer (for now the
-// best layer that is flowing) and switches only at a keyframe, asking the publisher for one;
-// the sender keeps SSRC, sequence numbers and timestamps continuous across switches.
+// Forwards one published track to one subscriber. For simulcast the SfuRoom's allocation timer
+// sets the target layer (layer-allocator.ts); the forwarder switches to it only at a keyframe of
+// that layer, asking the publisher for one, and keeps forwarding the current layer until then.
+// The sender keeps SSRC, sequence numbers and timestamps continuous across switches. Switching
+// down is immediate; switching up (or back on) needs the new choice to hold for a while, so a
+// fluctuating budget does not make the layer flap.
 import type { RTCRtpTransceiver, RtpPacket } from 'werift';
 import type { PeerTransport } from './peer-transport.js';
 import type { PublishedMedia } from './sfu-room.js';
 import { isH264Keyframe, isVp8Keyframe } from './keyframes.js';
 
-/** A layer that has sent nothing for this long is considered stopped. */
-const LAYER_STALE_MS = 1500;
 /** While waiting for a keyframe to start or switch, ask again this often. */
 const KEYFRAME_RETRY_MS = 500;
+/** A higher layer (or switching back on) must be chosen this long before we switch. */
+export const UPGRADE_HOLD_MS = 1000;
 
 export class Forwarder {
   /** The layer being sent; -1 until the first keyframe of a chosen layer. */
   private layer = -1;
   private targetLayer = -1;
-  private lastTargetCheck = 0;
+  /** The allocation's latest choice (may still be waiting out the upgrade hold); -1 = none or off. */
+  private desiredLayer = -1;
+  /** An upgrade waiting out UPGRADE_HOLD_MS: the layer (or -2 for "back on") and since when. */
+  private pendingUp: { layer: number; since: number } | null = null;
   private forwarded = 0;
   private dropped = 0;
   private lastKeyframeAsk = 0;
-  /** The subscriber renders this track this tall (render hints); 0 = unknown. Recorded for layer choice. */
+  /** The subscriber renders this track this tall (render hints); 0 = unknown. */
   private renderHeight = 0;
-  /** Switched off: the subscriber does not show the track (render hint enabled=false). */
+  /** Switched off by the subscriber (render hint enabled=false). */
   private paused = false;
+  /** Switched off by the server: no bandwidth for it (or beyond maxTracks). */
+  private budgetOff = false;
+  /** What the subscriber was last told (track_switch_off), so each change is said once. */
+  announcedOff = false;
+  /** Subscriber's priority for this track (track_priority channel), null = none set. */
+  subscriberPriority: string | null = null;
   private keyframeRequestsFromSubscriber = 0;
+  /** When the current switch was decided (ms), for the switch latency; 0 = none pending. */
+  private switchDecidedAt = 0;
+  private switches = 0;
+  private lastSwitchMs = -1;
+  private lastSwitchAt = 0;
+  /** When the last video packet went out (ms); 0 = never: a new stretch then continues from it. */
+  private lastSentAt = 0;
 
   private readonly sender: { canSendRtp(): boolean };
 
@@ -31,32 +50,93 @@ export class Forwarder {
     private readonly track: PublishedMedia,
     private readonly transport: PeerTransport,
     readonly transceiver: RTCRtpTransceiver,
-    private readonly requestKeyframe: () => void,
+    /** Asks the publisher for a keyframe of one layer (all layers when omitted). */
+    private readonly requestKeyframe: (layer?: number) => void,
   ) {
     this.sender = transceiver.sender as unknown as { canSendRtp(): boolean };
   }
 
-  /** Render hints: a hidden track is switched off; a small one gets a small layer. */
+  /** Render hints: a hidden track is switched off; the height feeds the layer choice. */
   setRenderHint(hint: { enabled?: boolean; height?: number }): void {
     if (hint.height !== undefined && hint.height > 0) this.renderHeight = hint.height;
     if (hint.enabled !== undefined && this.paused === hint.enabled) {
       this.paused = !hint.enabled;
-      if (!this.paused) {
-        this.layer = -1; // resume at a keyframe
-        this.requestKeyframe();
-      }
+      if (!this.switchedOff) this.resume();
     }
-    this.lastTargetCheck = 0;
+  }
+
+  get height(): number {
+    return this.renderHeight;
   }
 
   get switchedOff(): boolean {
+    return this.paused || this.budgetOff;
+  }
+
+  get hiddenBySubscriber(): boolean {
     return this.paused;
+  }
+
+  get currentLayer(): number {
+    return this.layer;
+  }
+
+  get target(): number {
+    return this.targetLayer;
+  }
+
+  get desired(): number {
+    return this.desiredLayer;
+  }
+
+  /**
+   * The allocation's choice. `upgrade`: the layer carries more bits than the current target
+   * (then it must hold UPGRADE_HOLD_MS first, unless `immediate`: the current target stopped).
+   * `stopNow`: the link is congested; stop sending the current layer at once rather than until
+   * the new layer's keyframe (a short freeze instead of a queue that keeps growing).
+   */
+  setTarget(layer: number, upgrade: boolean, now: number, immediate = false, stopNow = false): void {
+    this.desiredLayer = layer;
+    if (this.budgetOff) {
+      // Back on only after the choice held; then start at the chosen layer's keyframe.
+      if (!this.held(-2, now)) return;
+      this.budgetOff = false;
+      this.targetLayer = layer;
+      this.switchDecidedAt = now;
+      if (!this.paused) this.resume(layer);
+      return;
+    }
+    if (layer === this.targetLayer) {
+      this.pendingUp = null;
+      return;
+    }
+    if (upgrade && !immediate && this.targetLayer !== -1 && !this.held(layer, now)) return;
+    this.pendingUp = null;
+    this.targetLayer = layer;
+    this.switchDecidedAt = now;
+    if (layer !== this.layer && !this.switchedOff) {
+      if (stopNow && !upgrade) this.layer = -1;
+      this.lastKeyframeAsk = now;
+      this.requestKeyframe(layer);
+    }
+  }
+
+  /** No bandwidth for this track: stop forwarding it now. */
+  switchOffForBudget(): void {
+    this.pendingUp = null;
+    this.desiredLayer = -1;
+    this.budgetOff = true;
+  }
+
+  /** Keeps the budget switch-off (another allocation round said off again). */
+  keepOff(): void {
+    if (this.pendingUp?.layer === -2) this.pendingUp = null;
   }
 
   /** The subscriber lost the picture (PLI/FIR on our sending SSRC). */
   keyframeRequested(): void {
     this.keyframeRequestsFromSubscriber++;
-    this.requestKeyframe();
+    this.requestKeyframe(this.layer >= 0 ? this.layer : this.targetLayer >= 0 ? this.targetLayer : undefined);
   }
 
   forward(layer: number, rtp: RtpPacket): void {
@@ -68,7 +148,7 @@ export class Forwarder {
       if (this.layer !== -1) this.layer = -1;
       return;
     }
-    if (this.paused) {
+    if (this.paused || this.budgetOff) {
       this.dropped++;
       return;
     }
@@ -77,25 +157,33 @@ export class Forwarder {
       this.transport.sendRtp(this.transceiver, rtp);
       return;
     }
-    const now = Date.now();
-    if (now - this.lastTargetCheck > 250) {
-      this.lastTargetCheck = now;
-      this.chooseTarget(now);
-    }
     if (layer !== this.layer) {
       if (layer !== this.targetLayer || !this.isKeyframe(rtp)) {
         this.dropped++;
-        // Keep asking while we wait: the publisher may have answered before we were ready.
-        if (now - this.lastKeyframeAsk > KEYFRAME_RETRY_MS) {
-          this.lastKeyframeAsk = now;
-          this.requestKeyframe();
+        // Keep asking while we wait for the target: the publisher may have answered before we were ready.
+        if (this.targetLayer !== this.layer && this.targetLayer !== -1) {
+          const now = Date.now();
+          if (now - this.lastKeyframeAsk > KEYFRAME_RETRY_MS) {
+            this.lastKeyframeAsk = now;
+            this.requestKeyframe(this.targetLayer);
+          }
         }
         return;
       }
-      if (this.layer !== -1) this.transceiver.sender.replaceRTP(rtp.header, true);
+      // A new stretch (another layer, or again after a pause): sequence numbers go on from the
+      // last packet sent, the timestamp by the time that passed since (90 kHz video clock).
+      const now = Date.now();
+      if (this.lastSentAt !== 0) this.transceiver.sender.replaceRTP(rtp.header, true, Math.max(1, Math.round((now - this.lastSentAt) * 90)));
       this.layer = layer;
+      this.switches++;
+      this.lastSwitchAt = now;
+      if (this.switchDecidedAt !== 0) {
+        this.lastSwitchMs = this.lastSwitchAt - this.switchDecidedAt;
+        this.switchDecidedAt = 0;
+      }
     }
     this.forwarded++;
+    this.lastSentAt = Date.now();
     this.transport.sendRtp(this.transceiver, rtp);
   }
 
@@ -107,30 +195,39 @@ export class Forwarder {
       dropped: this.dropped,
       plis: this.keyframeRequestsFromSubscriber,
       renderHeight: this.renderHeight,
-      switchedOff: this.paused,
+      switchedOff: this.switchedOff,
+      hiddenBySubscriber: this.paused,
+      offForBandwidth: this.budgetOff,
+      subscriberPriority: this.subscriberPriority,
+      switches: this.switches,
+      /** Time from the last switch decision to the first forwarded packet of the new layer. */
+      lastSwitchMs: this.lastSwitchMs,
+      /** When that first packet was forwarded (epoch ms; 0 = never switched). */
+      lastSwitchAt: this.lastSwitchAt,
+      /** NACKs from the subscriber and packets werift resent for them. */
+      nacks: (this.transceiver.sender as unknown as { nackCount: number }).nackCount,
+      retransmitted: (this.transceiver.sender as unknown as { retransmittedPacketsSent: number }).retransmittedPacketsSent,
     };
   }
 
-  private chooseTarget(now: number): void {
-    // Layer choice by bandwidth and render size is issue 4's work. Measured here: Chromium 156 with
-    // twilio-video's SSRC-munged simulcast sends all three layers at the capture size, with the
-    // first SSRC of the SIM group carrying the most bits, so neither SIM order nor picture height
-    // ranks layers; a ranking by measured bitrate will.
-    const seen = this.track.layerSeenAt;
-    let best = -1;
-    for (let i = seen.length - 1; i >= 0; i--) {
-      if (now - seen[i]! < LAYER_STALE_MS) {
-        best = i;
-        break;
-      }
+  /** True once `layer` has been the choice for UPGRADE_HOLD_MS (starts the clock otherwise). */
+  private held(layer: number, now: number): boolean {
+    if (!this.pendingUp || this.pendingUp.layer !== layer) {
+      this.pendingUp = { layer, since: now };
+      return false;
     }
-    if (best !== -1 && best !== this.targetLayer) {
-      this.targetLayer = best;
-      if (best !== this.layer) this.requestKeyframe();
-    }
+    return now - this.pendingUp.since >= UPGRADE_HOLD_MS;
+  }
+
+  /** Start again at a keyframe (after a switch-off). */
+  private resume(layer?: number): void {
+    this.layer = -1;
+    this.lastKeyframeAsk = Date.now();
+    const l = layer ?? this.targetLayer;
+    this.requestKeyframe(this.track.kind === 'video' && l >= 0 ? l : undefined);
   }
 
   private isKeyframe(rtp: RtpPacket): boolean {
-    return this.track.codec === 'H264' ? isH264Keyframe(rtp.payload) : isVp8Keyframe(rtp.payload);
+    return this.track.kind === 'video' && (this.track.codec === 'H264' ? isH264Keyframe(rtp.payload) : isVp8Keyframe(rtp.payload));
   }
 }

@@ -6,7 +6,11 @@ import {
   GenericNack,
   RtcpTransportLayerFeedback,
   PictureLossIndication,
+  ReceiverEstimatedMaxBitrate,
   RtcpPayloadSpecificFeedback,
+  RtcpRrPacket,
+  RtcpSrPacket,
+  TransportWideCC,
   RTCPeerConnection,
   RTCRtpCodecParameters,
   RTCRtpHeaderExtensionParameters,
@@ -19,6 +23,24 @@ import {
   useTWCC,
 } from 'werift';
 import { TransportCcFeedback } from './rtcp/transport-cc-feedback.js';
+import { twccResults, type ParsedTwcc, type TwccResult } from './downlink-estimator.js';
+
+/** What the subscriber's browser says about the packets we send it (a DownlinkEstimator). */
+export interface DownlinkFeedbackSink {
+  onPacketSent(seq: number, bytes: number, now: number): void;
+  /** Whether a retransmission of this size fits the retransmission budget now. */
+  allowRetransmission(bytes: number, now: number): boolean;
+  onTransportFeedback(results: Iterable<TwccResult>, now: number): void;
+  onReceiverReport(ssrc: number, fractionLost: number, highestSeq: number, now: number): void;
+  onRemb(bps: number, now: number): void;
+}
+
+/** Bytes on the wire beyond the RTP payload: RTP header and extensions, SRTP tag, UDP, IPv4. */
+const PACKET_OVERHEAD_BYTES = 12 + 16 + 10 + 8 + 20;
+/** What one retransmission is charged (a full video packet on the wire). */
+const RETRANSMISSION_BYTES = 1250;
+/** werift's RTCRtpSender keeps the last 128 packets sent, by sequence number modulo 128. */
+const RTP_CACHE_SIZE = 128;
 
 export interface IceSettings {
   /** Addresses announced as host candidates (others are never offered to clients). */
@@ -78,6 +100,10 @@ export class PeerTransport {
   onConnectionState: (state: string) => void = () => {};
   /** A subscriber asked for a keyframe (PLI or FIR) on one of our sending SSRCs. */
   onKeyframeRequest: (ourSsrc: number) => void = () => {};
+  /** Fed with every packet we send and the feedback about them (bandwidth estimation toward this client). */
+  downlink: DownlinkFeedbackSink | null = null;
+  /** SSRCs of our senders (sections we forward on), to pick their receiver reports out. */
+  private readonly ourSsrcs = new Set<number>();
 
   /**
    * `extensionIds` come from the client's first offer: in a BUNDLE every m-section must use the
@@ -182,6 +208,8 @@ export class PeerTransport {
     const t = this.pc.addTransceiver(kind, { direction: 'sendonly' });
     (t.sender as { trackId: string }).trackId = trackId;
     t.sender.streamId = streamId;
+    this.ourSsrcs.add(t.sender.ssrc);
+    this.limitRetransmissions(t);
     return t;
   }
 
@@ -193,7 +221,39 @@ export class PeerTransport {
 
   sendRtp(t: RTCRtpTransceiver, rtp: RtpPacket): void {
     if (this.mediaPathBroken) return;
+    // werift numbers the packet (transport-wide sequence, for transport-cc) synchronously inside
+    // sendRtp, before its first await; a changed counter is this packet's number.
+    const dtls = t.sender.dtlsTransport as { transportSequenceNumber: number } | undefined;
+    const before = dtls?.transportSequenceNumber;
     t.sender.sendRtp(rtp).catch(() => undefined);
+    if (this.downlink && dtls && dtls.transportSequenceNumber !== before) {
+      this.downlink.onPacketSent(dtls.transportSequenceNumber, rtp.payload.length + PACKET_OVERHEAD_BYTES, performance.now());
+    }
+  }
+
+  /**
+   * werift resends every packet a subscriber NACKs (from its cache, on RTX) without limit; on a
+   * congested link that storm keeps it congested. NACK lists are cut to the downlink estimator's
+   * retransmission budget before werift sees them.
+   */
+  private limitRetransmissions(t: RTCRtpTransceiver): void {
+    const sender = t.sender as unknown as { handleRtcpPacket(p: unknown): void; __limited?: boolean };
+    if (sender.__limited) return;
+    sender.__limited = true;
+    const handle = sender.handleRtcpPacket.bind(sender);
+    sender.handleRtcpPacket = (p: unknown) => {
+      const fb = (p as { type?: number; feedback?: { count?: number; lost?: number[] } }).feedback;
+      const sink = this.downlink;
+      if (sink && (p as { type?: number }).type === RtcpTransportLayerFeedback.type && fb?.count === GenericNack.count && Array.isArray(fb.lost)) {
+        const now = performance.now();
+        // Only packets werift still holds can be resent (its cache is emptied at every layer
+        // switch): the budget is spent on those alone.
+        const cache = (sender as unknown as { rtpCache?: ({ header: { sequenceNumber: number } } | undefined)[] }).rtpCache ?? [];
+        const held = (seq: number) => cache[seq % RTP_CACHE_SIZE]?.header.sequenceNumber === seq;
+        fb.lost = fb.lost.filter((seq) => held(seq) && sink.allowRetransmission(RETRANSMISSION_BYTES, now));
+      }
+      handle(p);
+    };
   }
 
   /** Asks the publisher for a keyframe on this SSRC (PLI, RFC 4585). */
@@ -244,10 +304,25 @@ export class PeerTransport {
     // its own media SSRC (our receiver), so subscribers' keyframe requests are picked out here.
     dtls.onRtcp.subscribe((rtcp) => {
       try {
+        if (rtcp.type === RtcpRrPacket.type || rtcp.type === RtcpSrPacket.type) {
+          const sink = this.downlink;
+          if (!sink) return;
+          const now = performance.now();
+          for (const r of (rtcp as RtcpRrPacket).reports) {
+            if (this.ourSsrcs.has(r.ssrc)) sink.onReceiverReport(r.ssrc, r.fractionLost / 256, r.highestSequence, now);
+          }
+          return;
+        }
+        if (rtcp.type === RtcpTransportLayerFeedback.type) {
+          const fb = (rtcp as RtcpTransportLayerFeedback).feedback as { count: number };
+          if (fb.count === TransportWideCC.count && this.downlink) this.downlink.onTransportFeedback(twccResults(fb as unknown as ParsedTwcc), performance.now());
+          return;
+        }
         if (rtcp.type !== RtcpPayloadSpecificFeedback.type) return;
-        const fb = (rtcp as RtcpPayloadSpecificFeedback).feedback as { count: number; mediaSsrc?: number; fir?: { ssrc: number }[] };
+        const fb = (rtcp as RtcpPayloadSpecificFeedback).feedback as { count: number; mediaSsrc?: number; fir?: { ssrc: number }[]; bitrate?: bigint };
         if (fb.count === PictureLossIndication.count && fb.mediaSsrc !== undefined) this.onKeyframeRequest(fb.mediaSsrc);
         else if (fb.count === FIR_FMT) for (const e of fb.fir ?? []) this.onKeyframeRequest(e.ssrc);
+        else if (fb.count === ReceiverEstimatedMaxBitrate.count && fb.bitrate !== undefined) this.downlink?.onRemb(Number(fb.bitrate), performance.now());
       } catch {
         // never let a malformed RTCP packet reach further
       }

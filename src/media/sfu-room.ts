@@ -2,6 +2,13 @@
 // published track (by SSRC, as the publisher's offer declared them) and handed to that track's
 // forwarders, one per subscriber. Never decodes or transcodes. Data-track messages are relayed
 // between data channels the same way.
+//
+// Simulcast layer choice runs on a timer (ALLOCATION_INTERVAL_MS), never per packet: each layer's
+// bitrate is measured over a rolling 1 s window and smoothed, layers are ranked (by picture
+// height where heights differ, else by that bitrate), and per
+// subscriber a downlink estimate (downlink-estimator.ts) and its bandwidth profile, render hints,
+// track priorities and the dominant speaker decide one layer per track, or a switch-off
+// (layer-allocator.ts). Switch-offs and switch-ons are told to the subscriber (onSwitchOff).
 import type { RTCDataChannel, RTCRtpTransceiver, RtpPacket } from 'werift';
 import type { PeerTransport } from './peer-transport.js';
 import type { OfferedSection } from './sdp-tracks.js';
@@ -9,6 +16,8 @@ import { Forwarder } from './forwarder.js';
 import { NackGenerator } from './rtcp/nack-generator.js';
 import { SpeakerDetector } from './speaker-detector.js';
 import { vp8KeyframeSize } from './keyframes.js';
+import { DownlinkEstimator } from './downlink-estimator.js';
+import { allocate, DEFAULT_PROFILE, isPriority, rankLayers, type AllocTrack, type Priority, type SubscriberProfile } from './layer-allocator.js';
 
 export type TrackKind = 'audio' | 'video' | 'data';
 
@@ -33,12 +42,31 @@ export interface PublishedMedia {
   layerHeights: number[];
   /** Payload bytes received per layer (bitrates are measured from these). */
   layerBytes: number[];
+  /** Smoothed bitrate per layer (bps, payload), over rolling 1 s windows. */
+  layerBitrates: number[];
+  /** Flowing layers ranked by bitrate, lowest first (what "low" and "high" mean for this track). */
+  layerOrder: number[];
+  /** Byte counters at the last few allocation ticks (the rolling window). */
+  rateWindow: { at: number; bytes: number[] }[];
+  /** Recent peak of each layer's bitrate (slowly decaying): tells a layer the publisher is dropping. */
+  layerPeaks: number[];
+  /** The publisher's priority for this track (publish-time `priority`). */
+  priority: Priority;
+  /** Publisher hints: layers we asked the publisher to stop encoding (nobody receives them). */
+  hintedOff: boolean[];
+  /** When each layer's hint last changed, and when a subscriber last used it (ms). */
+  hintChangedAt: number[];
+  layerUsedAt: number[];
+  /** The publisher could not apply a hint for this track: no more hints for it. */
+  hintsFailed: boolean;
   forwarders: Map<string, Forwarder>;
   /** Data tracks: the publisher's channel and the subscribers' channels. */
   dataChannel: RTCDataChannel | null;
   dataSubscribers: Map<string, RTCDataChannel>;
   lastKeyframeRequest: number;
   keyframeTimer: NodeJS.Timeout | null;
+  /** Layers to ask a keyframe for at the next request (-1 = all). */
+  keyframeLayers: Set<number>;
   codec: 'VP8' | 'H264' | 'opus';
 }
 
@@ -46,10 +74,37 @@ interface PeerState {
   transport: PeerTransport;
   routes: Map<number, SsrcRoute>;
   nack: NackGenerator;
+  /** How much we may send this participant (as a subscriber). */
+  downlink: DownlinkEstimator;
+  profile: SubscriberProfile;
+  /** Last allocation round, for stats and tests. */
+  last: { estimate: number; budget: number; used: number; audio: number } | null;
+  /** As a publisher: it negotiated publisher_hints (adaptive simulcast). */
+  publisherHints: boolean;
 }
 
 const NACK_INTERVAL_MS = 20;
 const SPEAKER_DECISION_MS = 200;
+/** How often layer bitrates are measured and layers allocated. */
+export const ALLOCATION_INTERVAL_MS = 250;
+/** Bitrates are measured over this rolling window ... */
+const RATE_WINDOW_MS = 1000;
+/** ... and smoothed with this time constant. */
+const RATE_SMOOTHING_MS = 1000;
+/** A layer that has sent nothing for this long is considered stopped. */
+const LAYER_STALE_MS = 1500;
+/** Audio is budgeted at least this much per track (bps), before video. */
+const AUDIO_RESERVE_BPS = 40_000;
+/** Publisher hints: a layer nobody has used for this long is switched off at the publisher ... */
+const UNUSED_LAYER_OFF_MS = 3000;
+/** Per allocation round, a layer's remembered peak bitrate decays by this factor (half-life ~8 s) ... */
+const PEAK_DECAY = 0.98;
+/** ... and a layer below this share of it is fading (the publisher is dropping it). */
+const FADING_SHARE = 0.3;
+/** After a publisher hint, the layers still forwarded get a keyframe this much later. */
+const HINT_KEYFRAME_DELAY_MS = 500;
+/** ... and one switched back on counts as available this long before it must be flowing. */
+const LAYER_RESTART_MS = 3000;
 
 /** Keyframe requests to one publisher's track are sent at most this often. */
 const KEYFRAME_REQUEST_INTERVAL_MS = 300;
@@ -60,16 +115,25 @@ export class SfuRoom {
 
   private readonly nackTimer: NodeJS.Timeout;
   private readonly speakerTimer: NodeJS.Timeout;
+  private readonly allocationTimer: NodeJS.Timeout;
   private readonly speakers = new SpeakerDetector();
   /** Called when the dominant speaker changes (participant SID). */
   onDominantSpeaker: (participantSid: string) => void = () => {};
+  /** Tracks (by SID) switched off and back on for one subscriber, to tell it (track_switch_off). */
+  onSwitchOff: (subscriberSid: string, off: string[], on: string[]) => void = () => {};
+  /** Publisher hints: which simulcast layers (encodings) of one of its tracks a publisher should send. */
+  onPublisherHints: (publisherSid: string, trackSid: string, encodings: { enabled: boolean; layer_index: number }[]) => void = () => {};
 
   constructor(private readonly videoCodec: 'VP8' | 'H264') {
     this.nackTimer = setInterval(() => this.sendNacks(), NACK_INTERVAL_MS);
     this.speakerTimer = setInterval(() => {
       const changed = this.speakers.decide(Date.now());
-      if (changed) this.onDominantSpeaker(changed);
+      if (changed) {
+        this.onDominantSpeaker(changed);
+        this.allocateAll(false); // the new speaker's video is raised at once
+      }
     }, SPEAKER_DECISION_MS);
+    this.allocationTimer = setInterval(() => this.allocateAll(), ALLOCATION_INTERVAL_MS);
   }
 
   get dominantSpeaker(): string | null {
@@ -77,7 +141,9 @@ export class SfuRoom {
   }
 
   addPeer(participantSid: string, transport: PeerTransport): void {
-    const state: PeerState = { transport, routes: new Map(), nack: new NackGenerator() };
+    const downlink = new DownlinkEstimator();
+    const state: PeerState = { transport, routes: new Map(), nack: new NackGenerator(), downlink, profile: DEFAULT_PROFILE, last: null, publisherHints: false };
+    transport.downlink = downlink;
     this.peers.set(participantSid, state);
     transport.onRtp = (rtp) => this.onRtp(state, rtp);
     transport.onKeyframeRequest = (ssrc) => {
@@ -114,11 +180,21 @@ export class SfuRoom {
       layerPackets: [],
       layerHeights: [],
       layerBytes: [],
+      layerBitrates: [],
+      layerOrder: [],
+      rateWindow: [],
+      layerPeaks: [],
+      priority: 'standard',
+      hintedOff: [],
+      hintChangedAt: [],
+      layerUsedAt: [],
+      hintsFailed: false,
       forwarders: new Map(),
       dataChannel: null,
       dataSubscribers: new Map(),
       lastKeyframeRequest: 0,
       keyframeTimer: null,
+      keyframeLayers: new Set(),
       codec: kind === 'audio' ? 'opus' : this.videoCodec,
     });
   }
@@ -146,10 +222,22 @@ export class SfuRoom {
       const sid = trackSidByClientId.get(section.trackId);
       const track = sid ? this.tracks.get(sid) : undefined;
       if (!track || track.kind === 'data') continue;
-      track.layerSsrcs = section.layerSsrcs;
-      track.layerSeenAt = section.layerSsrcs.map(() => 0);
-      track.layerPackets = section.layerSsrcs.map(() => 0);
-      track.layerBytes = section.layerSsrcs.map(() => 0);
+      const same = track.layerSsrcs.length === section.layerSsrcs.length && track.layerSsrcs.every((ssrc, i) => ssrc === section.layerSsrcs[i]);
+      if (!same) {
+        // New streams (a renegotiation that kept them keeps the counters and rates).
+        const now = Date.now();
+        track.hintedOff = section.layerSsrcs.map(() => false);
+        track.hintChangedAt = section.layerSsrcs.map(() => now);
+        track.layerUsedAt = section.layerSsrcs.map(() => now);
+        track.layerSsrcs = section.layerSsrcs;
+        track.layerSeenAt = section.layerSsrcs.map(() => 0);
+        track.layerPackets = section.layerSsrcs.map(() => 0);
+        track.layerBytes = section.layerSsrcs.map(() => 0);
+        track.layerBitrates = section.layerSsrcs.map(() => 0);
+        track.layerOrder = [];
+        track.rateWindow = [];
+        track.layerPeaks = section.layerSsrcs.map(() => 0);
+      }
       section.layerSsrcs.forEach((ssrc, layer) => peer.routes.set(ssrc, { track, layer, rtx: false }));
       for (const [rtx, primary] of section.rtxOf) {
         const layer = section.layerSsrcs.indexOf(primary);
@@ -165,13 +253,60 @@ export class SfuRoom {
     if (!track || !peer) return;
     // No keyframe request yet: the forwarder asks once the subscriber can receive. An earlier
     // request's keyframe would be lost, and publishers limit how often they make keyframes.
-    const forwarder = new Forwarder(track, peer.transport, transceiver, () => this.requestKeyframe(track));
+    const forwarder = new Forwarder(track, peer.transport, transceiver, (layer) => this.requestKeyframe(track, layer));
     track.forwarders.set(subscriberSid, forwarder);
+    if (track.kind === 'video') this.allocateFor(subscriberSid, peer, Date.now()); // a first target at once
   }
 
   /** What a subscriber's render hints say about one track: shown or not, and how tall. */
   setRenderHint(trackSid: string, subscriberSid: string, hint: { enabled?: boolean; height?: number }): void {
-    this.tracks.get(trackSid)?.forwarders.get(subscriberSid)?.setRenderHint(hint);
+    const forwarder = this.tracks.get(trackSid)?.forwarders.get(subscriberSid);
+    const peer = this.peers.get(subscriberSid);
+    if (!forwarder || !peer) return;
+    forwarder.setRenderHint(hint);
+    this.allocateFor(subscriberSid, peer, Date.now());
+  }
+
+  /** The subscriber's bandwidth profile (from its connect message). */
+  setSubscriberProfile(subscriberSid: string, profile: SubscriberProfile): void {
+    const peer = this.peers.get(subscriberSid);
+    if (peer) peer.profile = profile;
+  }
+
+  /** The publisher's priority for one of its tracks. */
+  setPublishPriority(trackSid: string, priority: string): void {
+    const track = this.tracks.get(trackSid);
+    if (track && isPriority(priority)) track.priority = priority;
+  }
+
+  /** Whether a publisher negotiated publisher_hints (twilio-video's adaptive simulcast). */
+  setPublisherHints(publisherSid: string, enabled: boolean): void {
+    const peer = this.peers.get(publisherSid);
+    if (peer) peer.publisherHints = enabled;
+  }
+
+  /** The publisher's answer to a hint: anything but OK stops hints for that track (all layers on again). */
+  publisherHintResult(trackSid: string, ok: boolean): void {
+    const track = this.tracks.get(trackSid);
+    if (!track || ok) return;
+    track.hintsFailed = true;
+    track.hintedOff = track.hintedOff.map(() => false);
+  }
+
+  /** The publisher replaced the track's source: its encodings are back to its defaults. */
+  publisherTrackReset(trackSid: string): void {
+    const track = this.tracks.get(trackSid);
+    if (!track) return;
+    const now = Date.now();
+    track.hintedOff = track.hintedOff.map(() => false);
+    track.hintChangedAt = track.hintChangedAt.map(() => now);
+    track.layerUsedAt = track.layerUsedAt.map(() => now);
+  }
+
+  /** A subscriber's own priority for a track it receives (RemoteVideoTrack.setPriority; null clears it). */
+  setSubscriberPriority(trackSid: string, subscriberSid: string, priority: string | null): void {
+    const forwarder = this.tracks.get(trackSid)?.forwarders.get(subscriberSid);
+    if (forwarder) forwarder.subscriberPriority = isPriority(priority) ? priority : null;
   }
 
   detachSubscriber(trackSid: string, subscriberSid: string): void {
@@ -203,26 +338,34 @@ export class SfuRoom {
   }
 
   /**
-   * Asks the publisher for a keyframe, at most once per interval; a request inside the interval is
-   * deferred to its end rather than dropped (a subscriber that just became ready must not wait).
+   * Asks the publisher for a keyframe of one layer (or all), at most once per interval per track;
+   * a request inside the interval is deferred to its end rather than dropped (a subscriber that
+   * just became ready must not wait), together with any other layers asked for meanwhile.
    */
-  requestKeyframe(track: PublishedMedia): void {
+  requestKeyframe(track: PublishedMedia, layer?: number): void {
     if (track.kind !== 'video') return;
+    if (layer === undefined || layer < 0 || layer >= track.layerSsrcs.length) track.keyframeLayers.add(-1);
+    else track.keyframeLayers.add(layer);
     const now = Date.now();
     const wait = track.lastKeyframeRequest + KEYFRAME_REQUEST_INTERVAL_MS - now;
     if (wait > 0) {
       if (!track.keyframeTimer) {
         track.keyframeTimer = setTimeout(() => {
           track.keyframeTimer = null;
-          if (this.tracks.get(track.sid) === track) this.requestKeyframe(track);
+          if (this.tracks.get(track.sid) === track && track.keyframeLayers.size > 0) this.requestKeyframe(track, [...track.keyframeLayers][0]);
         }, wait);
       }
       return;
     }
     track.lastKeyframeRequest = now;
+    const layers = track.keyframeLayers.has(-1) ? track.layerSsrcs.map((_, i) => i) : [...track.keyframeLayers];
+    track.keyframeLayers.clear();
     const publisher = this.peers.get(track.publisherSid);
     if (!publisher) return;
-    for (const ssrc of track.layerSsrcs) publisher.transport.requestKeyframe(ssrc);
+    for (const l of layers) {
+      const ssrc = track.layerSsrcs[l];
+      if (ssrc !== undefined) publisher.transport.requestKeyframe(ssrc);
+    }
   }
 
   /** Per track: packets received per layer and per subscriber what was forwarded. */
@@ -235,14 +378,204 @@ export class SfuRoom {
       layerPackets: t.layerPackets,
       layerHeights: t.layerHeights,
       layerBytes: t.layerBytes,
+      layerBitrates: t.layerBitrates.map(Math.round),
+      layerOrder: t.layerOrder,
+      /** What the allocation charges for each ranked layer (bps, payload). */
+      layerCosts: layerCosts(t).map(Math.round),
+      hintedOff: t.hintedOff,
+      priority: t.priority,
       forwarders: [...t.forwarders].map(([sub, f]) => ({ subscriber: sub, ...f.stats() })),
+    }));
+  }
+
+  /** Per subscriber: the downlink estimate and the last allocation's budget. */
+  subscriberStats() {
+    return [...this.peers].map(([sid, p]) => ({
+      subscriber: sid,
+      ...p.downlink.stats(),
+      budget: p.last ? Math.round(p.last.budget) : null,
+      allocated: p.last ? Math.round(p.last.used) : null,
+      audioReserve: p.last ? Math.round(p.last.audio) : null,
+      maxSubscriptionBitrate: p.profile.maxSubscriptionBitrate,
+      mode: p.profile.mode,
     }));
   }
 
   close(): void {
     clearInterval(this.nackTimer);
     clearInterval(this.speakerTimer);
+    clearInterval(this.allocationTimer);
     for (const sid of [...this.peers.keys()]) this.removePeer(sid);
+  }
+
+  // ---------------------------------------------------------------- layer allocation (timer)
+
+  /** The timer's round (`tick`): measure layers, run the estimators, allocate, hint publishers. */
+  private allocateAll(tick = true): void {
+    const now = Date.now();
+    if (tick) for (const track of this.tracks.values()) if (track.kind !== 'data') this.measureLayers(track, now);
+    const perf = tick ? performance.now() : undefined;
+    for (const [sid, peer] of this.peers) this.allocateFor(sid, peer, now, perf);
+    for (const track of this.tracks.values()) this.publisherHints(track, now);
+  }
+
+  /**
+   * Adaptive simulcast: a layer no subscriber receives or is about to receive is switched off at
+   * the publisher after UNUSED_LAYER_OFF_MS, and back on as soon as one wants it. The
+   * lowest-bitrate layer always stays on (a new subscriber starts at once). Off layers keep their
+   * last measured bitrate, so the allocation can still choose them.
+   */
+  private publisherHints(track: PublishedMedia, now: number): void {
+    if (track.kind !== 'video' || track.layerSsrcs.length < 2 || track.hintsFailed) return;
+    if (!this.peers.get(track.publisherSid)?.publisherHints || track.layerOrder.length === 0) return;
+    const used = new Set<number>([track.layerOrder[0]!]);
+    for (const f of track.forwarders.values()) {
+      if (f.switchedOff) continue;
+      for (const l of [f.currentLayer, f.target, f.desired]) if (l >= 0) used.add(l);
+    }
+    let changed = false;
+    for (let i = 0; i < track.layerSsrcs.length; i++) {
+      if (used.has(i)) track.layerUsedAt[i] = now;
+      // Only a layer that is flowing normally is switched off (its bitrate is kept as the price
+      // of choosing it again): a fading one is the publisher's own doing and is left alone.
+      const healthy = track.layerOrder.includes(i) && (track.layerBitrates[i] ?? 0) > 0;
+      const off = !used.has(i) && now - (track.layerUsedAt[i] ?? now) >= UNUSED_LAYER_OFF_MS && (track.hintedOff[i] || healthy);
+      if (off !== (track.hintedOff[i] ?? false)) {
+        if (off) track.layerBitrates[i] = Math.max(track.layerBitrates[i] ?? 0, track.layerPeaks[i] ?? 0);
+        track.hintedOff[i] = off;
+        track.hintChangedAt[i] = now;
+        changed = true;
+      }
+    }
+    if (!changed) return;
+    this.onPublisherHints(track.publisherSid, track.sid, track.hintedOff.map((off, i) => ({ enabled: !off, layer_index: i })));
+    this.refreshAfterReconfiguration(track);
+  }
+
+  /**
+   * The publisher re-configures its encoder when its set of layers changes (our hint, or its own
+   * CPU or bandwidth adaptation); subscribers have been seen to stop decoding the layers that
+   * stayed on until their next keyframe, so ask for one once the change has been applied.
+   */
+  private refreshAfterReconfiguration(track: PublishedMedia): void {
+    const sid = track.sid;
+    setTimeout(() => {
+      const t = this.tracks.get(sid);
+      if (!t) return;
+      const forwarded = new Set<number>();
+      for (const f of t.forwarders.values()) if (!f.switchedOff && f.currentLayer >= 0) forwarded.add(f.currentLayer);
+      for (const l of forwarded) this.requestKeyframe(t, l);
+    }, HINT_KEYFRAME_DELAY_MS).unref();
+  }
+
+  /** Layer bitrates over the rolling window, smoothed, and the layers ranked by them. */
+  private measureLayers(track: PublishedMedia, now: number): void {
+    const w = track.rateWindow;
+    w.push({ at: now, bytes: [...track.layerBytes] });
+    while (w.length > 2 && now - w[1]!.at >= RATE_WINDOW_MS) w.shift();
+    const first = w[0]!;
+    const dt = now - first.at;
+    if (dt <= 0) return;
+    const alpha = Math.min(1, ALLOCATION_INTERVAL_MS / RATE_SMOOTHING_MS);
+    const flowing: boolean[] = [];
+    for (let i = 0; i < track.layerBytes.length; i++) {
+      const old = track.layerBitrates[i] ?? 0;
+      if (track.hintedOff[i]) {
+        flowing.push(old > 0); // stopped by our hint: still a choice, at its last bitrate
+        continue;
+      }
+      const rate = Math.max(0, (((track.layerBytes[i] ?? 0) - (first.bytes[i] ?? 0)) * 8 * 1000) / dt);
+      const restarting = now - (track.hintChangedAt[i] ?? 0) < LAYER_RESTART_MS;
+      const seen = now - (track.layerSeenAt[i] ?? 0) < LAYER_STALE_MS;
+      // A layer switched back on keeps its old bitrate until it has a window of its own again.
+      if (!(restarting && !seen)) track.layerBitrates[i] = old === 0 ? rate : old + (rate - old) * alpha;
+      const smoothed = track.layerBitrates[i]!;
+      const peak = Math.max(smoothed, (track.layerPeaks[i] ?? 0) * PEAK_DECAY);
+      track.layerPeaks[i] = peak;
+      // A layer the publisher itself is winding down (its encoder or its uplink estimate) is no
+      // choice: it would rank as the cheapest and never deliver.
+      const fading = !restarting && smoothed < FADING_SHARE * peak;
+      flowing.push((seen || (restarting && old > 0)) && !fading);
+    }
+    const before = track.layerOrder;
+    track.layerOrder = rankLayers(before, track.layerBitrates, flowing, track.layerHeights);
+    // The publisher started or stopped a layer by itself (ours are in hintChangedAt): a reconfiguration.
+    const set = (o: number[]) => [...o].sort().join();
+    if (before.length > 0 && set(before) !== set(track.layerOrder) && track.hintChangedAt.every((t) => now - t > LAYER_RESTART_MS)) this.refreshAfterReconfiguration(track);
+  }
+
+  /**
+   * One subscriber: its budget, then a layer (or off) for each video track it receives. `perf`
+   * (the timer's rounds only) also runs the downlink estimator's controller.
+   */
+  private allocateFor(subscriberSid: string, peer: PeerState, now: number, perf?: number): void {
+    const video: { track: PublishedMedia; f: Forwarder }[] = [];
+    let audio = 0;
+    let demand = 0;
+    for (const track of this.tracks.values()) {
+      const f = track.forwarders.get(subscriberSid);
+      if (!f) continue;
+      if (track.kind === 'audio') {
+        audio += Math.max(AUDIO_RESERVE_BPS, (track.layerBitrates[0] ?? 0) * 1.1);
+        continue;
+      }
+      if (track.kind !== 'video') continue;
+      video.push({ track, f });
+      const top = track.layerOrder[track.layerOrder.length - 1];
+      if (top !== undefined) demand += track.layerBitrates[top]!;
+    }
+    const estimate = perf === undefined ? peer.downlink.value : peer.downlink.update(perf, Math.max(2 * (demand + audio), 1_000_000));
+    if (video.length === 0) return;
+    const cap = peer.profile.maxSubscriptionBitrate;
+    const budget = Math.min(estimate, cap ?? Infinity) - audio;
+    const dominant = this.speakers.current;
+    const inputs: AllocTrack[] = [];
+    const shown = video.filter(({ f }) => !f.hiddenBySubscriber);
+    for (const { track, f } of shown) {
+      const heights = track.layerOrder.map((l) => track.layerHeights[l] ?? 0);
+      const topHeight = Math.max(0, ...heights);
+      inputs.push({
+        id: track.sid,
+        bitrates: layerCosts(track),
+        ...(topHeight > 0 ? { topHeight } : {}),
+        priority: isPriority(f.subscriberPriority) ? f.subscriberPriority : track.priority,
+        dominant: dominant !== null && track.publisherSid === dominant,
+        renderHeight: f.height,
+      });
+    }
+    // Until the estimate has met congestion it is a guess on the low side: it picks layers but
+    // switches nothing off (an explicit maxSubscriptionBitrate below it still does).
+    const guessing = peer.downlink.startingUp && (cap === null || estimate < cap);
+    const result = allocate(inputs, budget, guessing ? { ...peer.profile, switchOff: false } : peer.profile);
+    const congested = peer.downlink.congestedWithin(perf ?? performance.now(), 1000);
+    peer.last = { estimate, budget, used: result.used, audio };
+    for (const { track, f } of shown) {
+      const a = result.tracks.get(track.sid);
+      if (!a || track.layerOrder.length === 0) continue; // nothing flowing: leave it be
+      if (a.rank < 0) {
+        if (!f.switchedOff) f.switchOffForBudget();
+        else f.keepOff();
+        continue;
+      }
+      const layer = track.layerOrder[a.rank]!;
+      const current = f.target;
+      const currentRank = track.layerOrder.indexOf(current);
+      // The current target stopped (or none yet): switch at once, whatever the direction.
+      const immediate = currentRank < 0;
+      f.setTarget(layer, !immediate && a.rank > currentRank, now, immediate, congested);
+    }
+    this.announceSwitchOff(subscriberSid, video);
+  }
+
+  private announceSwitchOff(subscriberSid: string, video: { track: PublishedMedia; f: Forwarder }[]): void {
+    const off: string[] = [];
+    const on: string[] = [];
+    for (const { track, f } of video) {
+      if (f.switchedOff === f.announcedOff) continue;
+      f.announcedOff = f.switchedOff;
+      (f.switchedOff ? off : on).push(track.sid);
+    }
+    if (off.length || on.length) this.onSwitchOff(subscriberSid, off, on);
   }
 
   private sendNacks(): void {
@@ -265,10 +598,11 @@ export class SfuRoom {
       rtp.header.sequenceNumber = rtp.payload.readUInt16BE(0);
       rtp.payload = rtp.payload.subarray(2);
       rtp.header.ssrc = track.layerSsrcs[layer]!;
-      peer.nack.onPacket(rtp.header.ssrc, rtp.header.sequenceNumber, now);
+      if (!peer.nack.onPacket(rtp.header.ssrc, rtp.header.sequenceNumber, now)) return; // padding: an old packet again
     } else {
-      if (track.kind === 'video') peer.nack.onPacket(rtp.header.ssrc, rtp.header.sequenceNumber, now);
-      else if (track.kind === 'audio') {
+      if (track.kind === 'video') {
+        if (!peer.nack.onPacket(rtp.header.ssrc, rtp.header.sequenceNumber, now)) return;
+      } else if (track.kind === 'audio') {
         const id = peer.transport.audioLevelId;
         for (const e of rtp.header.extensions) {
           if (e.id === id && e.payload.length > 0) {
@@ -290,4 +624,14 @@ export class SfuRoom {
     rtp.header.extensions = [];
     for (const forwarder of track.forwarders.values()) forwarder.forward(layer, rtp);
   }
+}
+
+/**
+ * What each ranked layer costs to forward: its bitrate, or its recent peak if higher (a layer the
+ * publisher just started again ramps up from almost nothing), and never less than the layer
+ * below it.
+ */
+function layerCosts(track: PublishedMedia): number[] {
+  let floor = 0;
+  return track.layerOrder.map((l) => (floor = Math.max(floor, track.layerBitrates[l] ?? 0, track.layerPeaks[l] ?? 0)));
 }

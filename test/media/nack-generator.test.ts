@@ -27,3 +27,18 @@ test('wraparound, big gaps and give-up', () => {
   n.onPacket(1, 2000, 2002); // an outage-sized jump (a restart) is not loss to repair
   assert.deepEqual([...n.due(2100)], [], 'the jump cleared what was pending');
 });
+
+test('duplicates are recognised (Chromium resends old packets on RTX as padding); late ones are not', () => {
+  const n = new NackGenerator();
+  assert.equal(n.onPacket(7, 100, 0), true);
+  assert.equal(n.onPacket(7, 101, 1), true);
+  assert.equal(n.onPacket(7, 104, 2), true); // 102, 103 missing
+  assert.equal(n.onPacket(7, 101, 3), false, 'a second copy of 101');
+  assert.equal(n.onPacket(7, 102, 4), true, 'a retransmission fills its hole');
+  assert.equal(n.onPacket(7, 102, 5), false);
+  n.due(3000); // gave up on 103
+  assert.equal(n.onPacket(7, 103, 3001), true, 'still new after we stopped asking for it');
+  assert.equal(n.onPacket(7, 2000, 3002), true);
+  assert.equal(n.onPacket(7, 500, 3003), false, 'far older than the window');
+  assert.equal(n.onPacket(7, 1999, 3004), true, 'not received yet, within the window');
+});

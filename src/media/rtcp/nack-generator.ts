@@ -6,7 +6,12 @@ interface SsrcState {
   highest: number; // unwrapped
   /** Unwrapped seq → [first noticed missing (ms), times asked, last asked (ms)]. */
   missing: Map<number, [number, number, number]>;
+  /** The last RECEIVED_WINDOW sequence numbers received (unwrapped, by seq modulo the window). */
+  received: Float64Array;
 }
+
+/** Duplicates are recognised among this many recent sequence numbers. */
+const RECEIVED_WINDOW = 1024;
 
 /** Wait this long after noticing a gap before the first request (reordering is common). */
 const FIRST_ASK_MS = 10;
@@ -21,25 +26,40 @@ const MAX_GAP = 300;
 export class NackGenerator {
   private readonly streams = new Map<number, SsrcState>();
 
-  onPacket(ssrc: number, seq16: number, now: number): void {
+  /**
+   * Records a packet; returns false for one already received (or given up on): a duplicate must
+   * not be forwarded. Chromium pads for bandwidth probing by resending old packets on RTX, which
+   * unwrapped look like fresh ones; forwarded, they are dropped by the subscriber's SRTP replay
+   * check (and counted as sent), and they inflate the layer's measured bitrate.
+   */
+  onPacket(ssrc: number, seq16: number, now: number): boolean {
     let s = this.streams.get(ssrc);
     if (!s) {
-      this.streams.set(ssrc, { highest: seq16, missing: new Map() });
-      return;
+      s = { highest: seq16, missing: new Map(), received: new Float64Array(RECEIVED_WINDOW).fill(NaN) };
+      s.received[seq16 % RECEIVED_WINDOW] = seq16;
+      this.streams.set(ssrc, s);
+      return true;
     }
     // Unwrap against the highest seen so far.
     const base = s.highest - (s.highest & 0xffff);
     let seq = base + seq16;
     if (seq - s.highest > 0x8000) seq -= 0x10000;
     else if (s.highest - seq > 0x8000) seq += 0x10000;
+    const slot = ((seq % RECEIVED_WINDOW) + RECEIVED_WINDOW) % RECEIVED_WINDOW;
     if (seq > s.highest) {
       const gap = seq - s.highest - 1;
       if (gap > MAX_GAP) s.missing.clear();
       else for (let m = s.highest + 1; m < seq; m++) s.missing.set(m, [now, 0, 0]);
       s.highest = seq;
-    } else {
-      s.missing.delete(seq); // a late or retransmitted packet filled the hole
+      s.received[slot] = seq;
+      return true;
     }
+    // A late or retransmitted packet fills its hole (even after we stopped asking for it); one
+    // already received, or older than the window, is a duplicate.
+    s.missing.delete(seq);
+    if (s.highest - seq >= RECEIVED_WINDOW || s.received[slot] === seq) return false;
+    s.received[slot] = seq;
+    return true;
   }
 
   /** Sequence numbers to ask for now, per SSRC (16-bit, as they go on the wire). */

@@ -18,6 +18,8 @@ export class LiveRoom implements MediaSignalingRoom {
     this.sfu.onDominantSpeaker = (participantSid) => {
       for (const s of this.sessions.values()) s.announceDominantSpeaker(participantSid);
     };
+    this.sfu.onSwitchOff = (subscriberSid, off, on) => this.sessions.get(subscriberSid)?.switchedOff(off, on);
+    this.sfu.onPublisherHints = (publisherSid, trackSid, encodings) => this.sessions.get(publisherSid)?.publisherHints(trackSid, encodings);
   }
 
   dominantSpeaker(): string | null {

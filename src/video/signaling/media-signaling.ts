@@ -1,12 +1,14 @@
 // twilio-video's media-signaling channels (MSP): JSON over data channels that the server creates
 // with labels it announces in `connected`. Here: active speaker (dominant speaker events),
-// network quality (levels from the client's own reports), render hints (acknowledged) and track
-// priority (recorded). See docs/twilio-signaling-protocol.md §5.
+// network quality (levels from the client's own reports), render hints and track priority (both
+// passed to the SFU's layer choice), track switch-off, publisher hints (adaptive simulcast: which
+// layers a publisher encodes). See docs/twilio-signaling-protocol.md §5.
 import type { RTCDataChannel } from 'werift';
 import type { PeerTransport } from '../../media/peer-transport.js';
 import { networkQualityPayload, scoreNetworkQuality, type NqInputs, type NqResult } from '../../media/network-quality.js';
+import { DEFAULT_PROFILE, isPriority, type BandwidthMode, type SubscriberProfile } from '../../media/layer-allocator.js';
 
-const SUPPORTED = ['active_speaker', 'network_quality', 'render_hints', 'track_priority', 'track_switch_off'] as const;
+const SUPPORTED = ['active_speaker', 'network_quality', 'render_hints', 'track_priority', 'track_switch_off', 'publisher_hints'] as const;
 type Channel = (typeof SUPPORTED)[number];
 
 export interface RenderHint {
@@ -28,6 +30,14 @@ export class MediaSignaling {
   quality: NqResult | null = null;
   /** The subscriber's render hint for one of its remote tracks (by track SID). */
   onRenderHint: (trackSid: string, hint: RenderHint) => void = () => {};
+  /** The subscriber's priority for one of its remote tracks (null: back to the publisher's). */
+  onTrackPriority: (trackSid: string, priority: string | null) => void = () => {};
+  /** The publisher's answer to one of our publisher hints (per track), and its track replacements. */
+  onPublisherHintResult: (trackSid: string, ok: boolean) => void = () => {};
+  onPublisherTrackReset: (trackSid: string) => void = () => {};
+  private publisherHintId = 0;
+  /** Tracks switched off for this subscriber now: said again when its channel becomes ready. */
+  private readonly switchedOffTracks = new Set<string>();
 
   constructor(
     requested: unknown,
@@ -47,6 +57,11 @@ export class MediaSignaling {
     return this.requested.size > 0;
   }
 
+  /** Whether the client asked for this channel. */
+  has(channel: Channel): boolean {
+    return this.requested.has(channel);
+  }
+
   /** Creates our side of each channel (DCEP: the client learns them from `datachannel`). */
   open(transport: PeerTransport): void {
     for (const name of this.requested) {
@@ -60,7 +75,14 @@ export class MediaSignaling {
   /** Tells the client which of its remote tracks are switched off or back on (by track SID). */
   switchOff(off: string[], on: string[]): void {
     if (off.length === 0 && on.length === 0) return;
+    for (const t of off) this.switchedOffTracks.add(t);
+    for (const t of on) this.switchedOffTracks.delete(t);
     this.send('track_switch_off', { type: 'track_switch_off', ...(off.length ? { off } : {}), ...(on.length ? { on } : {}) });
+  }
+
+  /** Asks this publisher to switch simulcast layers (encodings) of one of its video tracks on or off. */
+  publisherHints(trackSid: string, encodings: { enabled: boolean; layer_index: number }[]): void {
+    this.send('publisher_hints', { type: 'publisher_hints', publisher: { id: ++this.publisherHintId, hints: [{ track: trackSid, encodings }] } });
   }
 
   activeSpeaker(participantSid: string | null): void {
@@ -80,13 +102,21 @@ export class MediaSignaling {
       if (name === 'active_speaker') {
         const current = this.room.dominantSpeaker();
         if (current) this.activeSpeaker(current);
+      } else if (name === 'track_switch_off' && this.switchedOffTracks.size > 0) {
+        // A switch-off decided before the channel was open would otherwise never reach the client.
+        this.send('track_switch_off', { type: 'track_switch_off', off: [...this.switchedOffTracks] });
       }
       return;
     }
     if (name === 'network_quality' && msg.type === 'network_quality') this.networkQuality(msg as NqInputs);
     else if (name === 'render_hints' && msg.type === 'render_hints') this.renderHints(msg);
+    else if (name === 'publisher_hints' && msg.type === 'publisher_hints' && Array.isArray(msg.hints)) {
+      for (const h of msg.hints as { track?: unknown; result?: unknown }[]) if (h && typeof h.track === 'string') this.onPublisherHintResult(h.track, h.result === 'OK' || h.result === 'REQUEST_SKIPPED');
+    } else if (name === 'publisher_hints' && msg.type === 'client_reset' && typeof msg.track === 'string') this.onPublisherTrackReset(msg.track);
     else if (name === 'track_priority' && msg.type === 'track_priority' && typeof msg.track === 'string') {
-      this.trackPriorities.set(msg.track, typeof msg.subscribe === 'string' ? msg.subscribe : null);
+      const priority = typeof msg.subscribe === 'string' ? msg.subscribe : null;
+      this.trackPriorities.set(msg.track, priority);
+      this.onTrackPriority(msg.track, priority);
     }
   }
 
@@ -129,4 +159,34 @@ export class MediaSignaling {
       // a closing channel is not worth failing the session over
     }
   }
+}
+
+/**
+ * The SFU's view of a connect message's `bandwidth_profile` (the SDK maps
+ * `bandwidthProfile.video` to `{mode, max_subscription_bandwidth, active_speaker_priority,
+ * max_tracks, render_dimensions, track_switch_off}`, util/index.js). `switchOff`: whether the client
+ * can be told about switch-offs (it negotiated track_switch_off).
+ */
+export function parseBandwidthProfile(raw: unknown, switchOff: boolean): SubscriberProfile {
+  const obj = (v: unknown): Record<string, unknown> | null => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null);
+  const video = obj(obj(raw)?.video);
+  if (!video) return { ...DEFAULT_PROFILE, switchOff };
+  const mode: BandwidthMode = video.mode === 'collaboration' || video.mode === 'presentation' ? video.mode : 'grid';
+  const max = video.max_subscription_bandwidth;
+  const dsp = video.active_speaker_priority;
+  const maxTracks = video.max_tracks;
+  const renderHeights: SubscriberProfile['renderHeights'] = {};
+  const dims = obj(video.render_dimensions);
+  for (const p of ['low', 'standard', 'high'] as const) {
+    const h = obj(dims?.[p])?.height;
+    if (typeof h === 'number' && Number.isFinite(h)) renderHeights[p] = Math.max(1, h); // 0 or less: the lowest layer
+  }
+  return {
+    mode,
+    maxSubscriptionBitrate: typeof max === 'number' && Number.isFinite(max) && max > 0 ? max : null,
+    dominantSpeakerPriority: isPriority(dsp) ? dsp : null,
+    maxTracks: typeof maxTracks === 'number' && Number.isFinite(maxTracks) && maxTracks > 0 ? Math.floor(maxTracks) : 0,
+    renderHeights,
+    switchOff,
+  };
 }

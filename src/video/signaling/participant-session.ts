@@ -14,7 +14,7 @@ import { PeerTransport, type IceSettings } from '../../media/peer-transport.js';
 import { parseOfferedSections, SdpError, type OfferedSection } from '../../media/sdp-tracks.js';
 import type { TcmpConnection } from './tcmp-connection.js';
 import { LiveRoom, rulesAllow } from './live-room.js';
-import { MediaSignaling } from './media-signaling.js';
+import { MediaSignaling, parseBandwidthProfile } from './media-signaling.js';
 import {
   type ClientParticipantState,
   type ClientPeerConnection,
@@ -140,7 +140,12 @@ export class ParticipantSession {
     this.pcId = pc.id;
     this.msp = new MediaSignaling(body.media_signaling, this.participant.sid, this.live);
     this.msp.onRenderHint = (trackSid, hint) => this.renderHint(trackSid, hint);
+    this.msp.onTrackPriority = (trackSid, priority) => this.live.sfu.setSubscriberPriority(trackSid, this.participant.sid, priority);
     const answer = await this.answerOffer(pc.description.sdp, pc.description.revision);
+    this.live.sfu.setSubscriberProfile(this.participant.sid, parseBandwidthProfile(body.bandwidth_profile, this.msp.has('track_switch_off')));
+    this.live.sfu.setPublisherHints(this.participant.sid, this.msp.has('publisher_hints'));
+    this.msp.onPublisherHintResult = (trackSid, ok) => this.live.sfu.publisherHintResult(trackSid, ok);
+    this.msp.onPublisherTrackReset = (trackSid) => this.live.sfu.publisherTrackReset(trackSid);
     if (this.msp.wanted) {
       // Our channels need an m=application; the client's offer has one only with a data track.
       const hadApplication = parseOfferedSections(pc.description.sdp).some((s) => s.kind === 'application');
@@ -237,6 +242,7 @@ export class ParticipantSession {
         }
         if (existing.priority !== t.priority) {
           existing.priority = t.priority;
+          this.live.sfu.setPublishPriority(existing.sid, t.priority);
           changed = true;
         }
         continue;
@@ -244,6 +250,7 @@ export class ParticipantSession {
       const row = await this.rooms.publishTrack(this.participant.sid, { name: t.name, kind: t.kind, enabled: t.enabled });
       this.published.set(t.id, { sid: row.sid, kind: t.kind, name: t.name, enabled: t.enabled, priority: t.priority });
       this.live.sfu.addTrack(this.participant.sid, row.sid, t.kind);
+      this.live.sfu.setPublishPriority(row.sid, t.priority);
       const channel = this.pendingDataChannels.get(t.id);
       if (t.kind === 'data' && channel) {
         this.pendingDataChannels.delete(t.id);
@@ -402,13 +409,22 @@ export class ParticipantSession {
     });
   }
 
-  /** Render hints switch a track off and on for this subscriber and cap its simulcast layer. */
+  /**
+   * Render hints switch a track off and on for this subscriber and size its simulcast layer; the
+   * SFU says what changed through switchedOff() (it also switches tracks off for bandwidth).
+   */
   private renderHint(trackSid: string, hint: { enabled?: boolean; height?: number }): void {
-    const forwarder = this.live.sfu.getTrack(trackSid)?.forwarders.get(this.participant.sid);
-    if (!forwarder) return;
-    const wasOff = forwarder.switchedOff;
     this.live.sfu.setRenderHint(trackSid, this.participant.sid, hint);
-    if (forwarder.switchedOff !== wasOff) this.msp?.switchOff(forwarder.switchedOff ? [trackSid] : [], forwarder.switchedOff ? [] : [trackSid]);
+  }
+
+  /** Publisher hints for one of this participant's tracks (adaptive simulcast). */
+  publisherHints(trackSid: string, encodings: { enabled: boolean; layer_index: number }[]): void {
+    if (this.isPresent) this.msp?.publisherHints(trackSid, encodings);
+  }
+
+  /** Tracks the SFU switched off or back on for this subscriber. */
+  switchedOff(off: string[], on: string[]): void {
+    if (this.isPresent) this.msp?.switchOff(off, on);
   }
 
   ownsTrack(trackSid: string): boolean {
@@ -443,6 +459,8 @@ export class ParticipantSession {
     } else {
       sub.transceiver = this.transport.addSender(kind, id, publisherSid);
       this.live.sfu.attachSubscriber(trackSid, this.participant.sid, sub.transceiver);
+      const priority = this.msp?.trackPriorities.get(trackSid);
+      if (priority !== undefined) this.live.sfu.setSubscriberPriority(trackSid, this.participant.sid, priority);
     }
     this.subscriptions.set(trackSid, sub);
     this.subscribedRevision++;

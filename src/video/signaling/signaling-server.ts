@@ -59,7 +59,7 @@ export class SignalingServer {
 
   /** Media counters of every live room in this process (benchmarks, diagnostics). */
   mediaStats() {
-    return [...this.liveRooms.values()].map(({ live }) => ({ roomSid: live.room.sid, tracks: live.sfu.stats() }));
+    return [...this.liveRooms.values()].map(({ live }) => ({ roomSid: live.room.sid, tracks: live.sfu.stats(), subscribers: live.sfu.subscriberStats() }));
   }
 
   get sessionCount(): number {

@@ -1,0 +1,308 @@
+// How much the server may send to one subscriber (bps), from what the subscriber's browser tells
+// us about the packets we send it. Modelled on GCC (draft-ietf-rmcat-gcc-02), simplified:
+//
+// - transport-cc feedback (Chromium sends it for our streams: we negotiate the extension and
+//   werift numbers our outgoing packets per transport): per packet received or lost, and when.
+//   From it: the loss fraction, the acknowledged (delivered) bitrate, and the queuing delay (one-way
+//   delay above its minimum over the last 10 s, smoothed).
+// - RTCP receiver reports for our SSRCs: the loss fraction, used when no transport-cc arrives.
+// - REMB, if a client sends it: a cap.
+//
+// The controller, run every few hundred ms (update):
+// - loss > 10 %: decrease to min(estimate, delivered) × (1 − loss/2), at least 15 % down, at most
+//   once per 300 ms;
+// - queuing delay persistently above 80 ms (a queue is building): down to 85 % of delivered;
+// - loss < 2 % and no queue: increase 5 %/s (50 %/s while starting, until the first congestion
+//   signal), up to a ceiling the caller gives (about twice what the subscriber could use);
+// - in between: hold.
+// All times are milliseconds on one monotonic clock (performance.now() in production).
+
+export interface TwccResult {
+  /** Transport-wide sequence number (16 bits). */
+  seq: number;
+  /** Arrival time at the receiver (its clock, ms), or null if reported lost. */
+  arrivalMs: number | null;
+}
+
+export interface EstimatorOptions {
+  initialBps: number;
+  minBps: number;
+  maxBps: number;
+}
+
+const DEFAULTS: EstimatorOptions = { initialBps: 2_500_000, minBps: 100_000, maxBps: 50_000_000 };
+
+const HIGH_LOSS = 0.1;
+const LOW_LOSS = 0.02;
+const INCREASE_PER_S = 1.05;
+const STARTUP_INCREASE_PER_S = 1.5;
+const DECREASE_INTERVAL_MS = 300;
+const OVERUSE_DELAY_MS = 80;
+/** Consecutive updates with the queue above the threshold before it counts as overuse. */
+const OVERUSE_UPDATES = 2;
+const FEEDBACK_FRESH_MS = 2000;
+const MIN_DELAY_WINDOW_MS = 10_000;
+const SEQ_SPACE = 65536;
+/** Retransmissions may use this share of the estimate, in bursts of at most this many bytes. */
+const RETRANSMIT_SHARE = 0.15;
+const RETRANSMIT_BURST_BYTES = 30_000;
+/** Time constant of the sent and delivered bitrate averages. */
+const RATE_SMOOTHING_MS = 500;
+
+export class DownlinkEstimator {
+  private estimate: number;
+  private startup = true;
+  private readonly opts: EstimatorOptions;
+  // sent packets by transport-wide sequence number
+  private readonly sentAt = new Float64Array(SEQ_SPACE);
+  private readonly sentBytes = new Uint16Array(SEQ_SPACE);
+  /** 1 once a packet was reported lost: a later "received" for it is a retransmission (or very late). */
+  private readonly reportedLost = new Uint8Array(SEQ_SPACE);
+  private sentSinceUpdate = 0;
+  // transport-cc accumulators (since the last update that used them)
+  private twccLost = 0;
+  private twccTotal = 0;
+  private ackedBytes = 0;
+  private lastTwccAt = -Infinity;
+  private lossWindowStart = 0;
+  private delaySum = 0;
+  private delayCount = 0;
+  /** Minimum one-way delay (receiver clock − our clock) per 1 s bucket, last 10 s. */
+  private readonly minDelay: { bucket: number; min: number }[] = [];
+  private queueDelay = 0;
+  private overuseCount = 0;
+  // receiver-report accumulators
+  private rrLost = 0;
+  private rrExpected = 0;
+  private readonly rrHighest = new Map<number, number>();
+  private remb: { bps: number; at: number } | null = null;
+  // rates
+  private ackedRate = 0;
+  private sentRate = 0;
+  private lastUpdate: number | null = null;
+  private lastDecrease = -Infinity;
+  private lastLoss: number | null = null;
+  decreases = 0;
+  private rtxTokens = RETRANSMIT_BURST_BYTES;
+  private rtxRefilledAt = 0;
+
+  constructor(options: Partial<EstimatorOptions> = {}) {
+    this.opts = { ...DEFAULTS, ...options };
+    this.estimate = this.opts.initialBps;
+  }
+
+  get value(): number {
+    return this.estimate;
+  }
+
+  /** The estimate was cut for congestion within the last `ms`. */
+  congestedWithin(now: number, ms: number): boolean {
+    return now - this.lastDecrease <= ms;
+  }
+
+  /** No congestion signal seen yet (the estimate is still ramping up from its initial guess). */
+  get startingUp(): boolean {
+    return this.startup;
+  }
+
+  /**
+   * May `bytes` of retransmissions go out now? A token bucket refilled at RETRANSMIT_SHARE of
+   * the estimate: under loss the subscriber asks for many packets again, and resending all of
+   * them on a link that is already full only makes the loss worse.
+   */
+  allowRetransmission(bytes: number, now: number): boolean {
+    const rate = (this.estimate * RETRANSMIT_SHARE) / 8 / 1000; // bytes per ms
+    this.rtxTokens = Math.min(RETRANSMIT_BURST_BYTES, this.rtxTokens + (now - this.rtxRefilledAt) * rate);
+    this.rtxRefilledAt = now;
+    if (this.rtxTokens < bytes) return false;
+    this.rtxTokens -= bytes;
+    return true;
+  }
+
+  /** One packet sent to the subscriber with this transport-wide sequence number (per-packet path: cheap). */
+  onPacketSent(seq: number, bytes: number, now: number): void {
+    const i = seq & 0xffff;
+    this.sentAt[i] = now;
+    this.sentBytes[i] = bytes > 0xffff ? 0xffff : bytes;
+    this.reportedLost[i] = 0;
+    this.sentSinceUpdate += bytes;
+  }
+
+  onTransportFeedback(results: Iterable<TwccResult>, now: number): void {
+    let any = false;
+    for (const r of results) {
+      const i = r.seq & 0xffff;
+      const sent = this.sentAt[i]!;
+      if (sent === 0 || now - sent > MIN_DELAY_WINDOW_MS) continue; // not ours, or long ago
+      any = true;
+      if (r.arrivalMs === null || !Number.isFinite(r.arrivalMs)) {
+        if (this.reportedLost[i] === 0) {
+          this.twccTotal++;
+          this.twccLost++;
+          this.reportedLost[i] = 1;
+        }
+        continue;
+      }
+      this.sentAt[i] = 0; // reported received: never count it twice
+      this.ackedBytes += this.sentBytes[i]!;
+      // werift retransmits (RTX) with the original transport-wide number: such an arrival says
+      // nothing about the queue (it was sent much later than recorded).
+      if (this.reportedLost[i] === 1) continue;
+      this.twccTotal++;
+      const delay = r.arrivalMs - sent;
+      const base = this.updateMinDelay(delay, now);
+      this.delaySum += delay - base;
+      this.delayCount++;
+    }
+    if (any) this.lastTwccAt = now;
+  }
+
+  /** A report block about one of our SSRCs: fraction lost (0..1) and the extended highest sequence number. */
+  onReceiverReport(ssrc: number, fractionLost: number, highestSeq: number, _now: number): void {
+    const previous = this.rrHighest.get(ssrc);
+    this.rrHighest.set(ssrc, highestSeq);
+    if (previous === undefined) return;
+    const expected = highestSeq - previous;
+    if (expected <= 0 || expected > 100_000) return;
+    this.rrExpected += expected;
+    this.rrLost += Math.round(expected * Math.min(1, Math.max(0, fractionLost)));
+  }
+
+  onRemb(bps: number, now: number): void {
+    if (bps > 0 && Number.isFinite(bps)) this.remb = { bps, at: now };
+  }
+
+  /**
+   * Runs the controller; `ceiling` bounds increases (about twice what the subscriber could use:
+   * no point probing beyond). Returns the estimate.
+   */
+  update(now: number, ceiling: number = this.opts.maxBps): number {
+    if (this.lastUpdate === null) {
+      this.lastUpdate = now;
+      this.lossWindowStart = now;
+      this.sentSinceUpdate = 0;
+      this.ackedBytes = 0;
+      return this.estimate;
+    }
+    const dt = Math.max(1, now - this.lastUpdate);
+    this.lastUpdate = now;
+    const smooth = (old: number, sample: number) => (old === 0 ? sample : old + (sample - old) * Math.min(1, dt / RATE_SMOOTHING_MS));
+    this.sentRate = smooth(this.sentRate, (this.sentSinceUpdate * 8 * 1000) / dt);
+    this.sentSinceUpdate = 0;
+    const twcc = now - this.lastTwccAt < FEEDBACK_FRESH_MS;
+    if (twcc) this.ackedRate = smooth(this.ackedRate, (this.ackedBytes * 8 * 1000) / dt);
+    this.ackedBytes = 0;
+    if (this.delayCount > 0) {
+      const sample = this.delaySum / this.delayCount;
+      this.queueDelay += (sample - this.queueDelay) * Math.min(1, dt / 500);
+      this.delaySum = 0;
+      this.delayCount = 0;
+    }
+    this.overuseCount = twcc && this.queueDelay > OVERUSE_DELAY_MS ? this.overuseCount + 1 : 0;
+    const overuse = this.overuseCount >= OVERUSE_UPDATES;
+
+    // Loss over at least ~20 packets or 1 s, from transport-cc if it flows, else receiver reports.
+    let loss: number | null = null;
+    if (twcc) {
+      if (this.twccTotal >= 20 || (this.twccTotal > 0 && now - this.lossWindowStart >= 1000)) {
+        loss = this.twccLost / this.twccTotal;
+        this.twccLost = this.twccTotal = 0;
+        this.lossWindowStart = now;
+      }
+      this.rrLost = this.rrExpected = 0;
+    } else if (this.rrExpected > 0) {
+      loss = this.rrLost / this.rrExpected;
+      this.rrLost = this.rrExpected = 0;
+    }
+    if (loss !== null) this.lastLoss = loss;
+
+    const delivered = twcc && this.ackedRate > 0 ? this.ackedRate : this.sentRate * (1 - (loss ?? 0));
+    const canDecrease = now - this.lastDecrease >= DECREASE_INTERVAL_MS;
+    if (loss !== null && loss > HIGH_LOSS) {
+      if (canDecrease) {
+        const base = delivered > 0 ? Math.min(this.estimate, delivered) : this.estimate;
+        this.estimate = base * Math.min(0.85, 1 - loss / 2);
+        this.congested(now);
+      }
+    } else if (overuse) {
+      if (canDecrease) {
+        this.estimate = Math.min(this.estimate, 0.85 * (delivered > 0 ? delivered : this.estimate));
+        this.congested(now);
+      }
+    } else if ((loss === null || loss < LOW_LOSS) && !(twcc && this.queueDelay > OVERUSE_DELAY_MS / 2)) {
+      const rate = this.startup ? STARTUP_INCREASE_PER_S : INCREASE_PER_S;
+      const limit = Math.min(ceiling, this.opts.maxBps);
+      if (this.estimate < limit) this.estimate = Math.min(limit, this.estimate * rate ** (dt / 1000) + 10_000 * (dt / 1000));
+    }
+    if (this.remb && now - this.remb.at < FEEDBACK_FRESH_MS) this.estimate = Math.min(this.estimate, this.remb.bps);
+    this.estimate = Math.max(this.opts.minBps, Math.min(this.opts.maxBps, this.estimate));
+    return this.estimate;
+  }
+
+  stats() {
+    return {
+      estimate: Math.round(this.estimate),
+      startup: this.startup,
+      ackedRate: Math.round(this.ackedRate),
+      sentRate: Math.round(this.sentRate),
+      queueDelayMs: Math.round(this.queueDelay),
+      loss: this.lastLoss,
+      decreases: this.decreases,
+    };
+  }
+
+  private congested(now: number): void {
+    this.lastDecrease = now;
+    this.startup = false;
+    this.decreases++;
+  }
+
+  private updateMinDelay(delay: number, now: number): number {
+    const bucket = Math.floor(now / 1000);
+    const last = this.minDelay[this.minDelay.length - 1];
+    if (last && last.bucket === bucket) last.min = Math.min(last.min, delay);
+    else this.minDelay.push({ bucket, min: delay });
+    while (this.minDelay.length > 0 && this.minDelay[0]!.bucket <= bucket - MIN_DELAY_WINDOW_MS / 1000) this.minDelay.shift();
+    let min = Infinity;
+    for (const b of this.minDelay) if (b.min < min) min = b.min;
+    return min;
+  }
+}
+
+/** Chunks and deltas of a transport-cc feedback packet as werift parses them. */
+export interface ParsedTwcc {
+  baseSequenceNumber: number;
+  packetStatusCount: number;
+  referenceTime: number;
+  packetChunks: ({ packetStatus: number; runLength: number } | { symbolSize: number; symbolList: number[] })[];
+  recvDeltas: { delta: number }[];
+}
+
+/**
+ * Per-packet results of a transport-cc feedback (draft-holmer-rmcat-transport-wide-cc-extensions-01).
+ * werift's own `packetResults` skips status-vector chunks and so misplaces arrival times.
+ */
+export function twccResults(fb: ParsedTwcc): TwccResult[] {
+  const out: TwccResult[] = [];
+  let seq = fb.baseSequenceNumber;
+  let remaining = fb.packetStatusCount;
+  let arrival = fb.referenceTime * 64;
+  let d = 0;
+  const one = (status: number) => {
+    if (remaining <= 0) return;
+    remaining--;
+    if (status === 1 || status === 2) {
+      const delta = fb.recvDeltas[d++];
+      if (delta) {
+        arrival += delta.delta / 1000;
+        out.push({ seq: seq & 0xffff, arrivalMs: arrival });
+      }
+    } else if (status === 0) out.push({ seq: seq & 0xffff, arrivalMs: null });
+    seq++;
+  };
+  for (const chunk of fb.packetChunks) {
+    if ('runLength' in chunk) for (let i = 0; i < chunk.runLength && remaining > 0; i++) one(chunk.packetStatus);
+    else for (const s of chunk.symbolList) one(s);
+  }
+  return out;
+}

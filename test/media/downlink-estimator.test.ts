@@ -1,0 +1,109 @@
+// The downlink estimate toward one subscriber, driven with synthetic feedback (no WebRTC, no
+// clocks): loss from transport-cc or receiver reports, queuing delay, REMB; and the parsing of
+// transport-cc feedback chunks.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DownlinkEstimator, twccResults } from '../../src/media/downlink-estimator.js';
+
+/**
+ * Sends `bps` for `ms` in 10 ms steps (1200-byte packets) and feeds transport-cc feedback every
+ * 50 ms: `lossEvery` drops every n-th packet, `extraDelay(t)` adds queuing delay; the controller
+ * runs every 250 ms. Returns the estimate after each update.
+ */
+function run(e: DownlinkEstimator, state: { t: number; seq: number }, ms: number, opts: { bps: number; lossEvery?: number; extraDelay?: (t: number) => number; ceiling?: number }): number[] {
+  const out: number[] = [];
+  const pending: { seq: number; arrival: number | null }[] = [];
+  const perStep = (opts.bps / 8 / 1200) * 0.01;
+  let carry = 0;
+  const end = state.t + ms;
+  while (state.t < end) {
+    carry += perStep;
+    while (carry >= 1) {
+      carry--;
+      const seq = state.seq++ & 0xffff;
+      e.onPacketSent(seq, 1200, state.t);
+      const lost = opts.lossEvery !== undefined && seq % opts.lossEvery === 0;
+      pending.push({ seq, arrival: lost ? null : 1_000_000 + state.t + 20 + (opts.extraDelay?.(state.t) ?? 0) });
+    }
+    state.t += 10;
+    if (state.t % 50 === 0) e.onTransportFeedback(pending.splice(0).map((p) => ({ seq: p.seq, arrivalMs: p.arrival })), state.t);
+    if (state.t % 250 === 0) out.push(e.update(state.t, opts.ceiling));
+  }
+  return out;
+}
+
+test('a clean link: the estimate grows (fast while starting) up to the ceiling', () => {
+  const e = new DownlinkEstimator({ initialBps: 1_000_000 });
+  const s = { t: 0, seq: 0 };
+  const est = run(e, s, 3000, { bps: 800_000, ceiling: 3_000_000 });
+  assert.ok(est.at(-1)! > 2_000_000, `fast start: ${est.at(-1)}`);
+  run(e, s, 5000, { bps: 800_000, ceiling: 3_000_000 });
+  assert.equal(e.value, 3_000_000, 'capped at the ceiling');
+  assert.equal(e.stats().loss, 0);
+});
+
+test('loss above 10 % cuts the estimate below what is delivered; under 2 % it climbs about 5 %/s', () => {
+  const e = new DownlinkEstimator({ initialBps: 3_000_000 });
+  const s = { t: 0, seq: 0 };
+  run(e, s, 1000, { bps: 2_000_000 });
+  run(e, s, 500, { bps: 2_000_000, lossEvery: 4 }); // 25 % loss
+  assert.ok(e.value < 2_000_000 * 0.9, `cut at once below what is sent: ${e.value}`);
+  run(e, s, 1500, { bps: 2_000_000, lossEvery: 4 });
+  const cut = e.value;
+  assert.ok(cut < 2_000_000 * 0.75, `below the delivered rate: ${cut}`);
+  assert.equal(e.stats().startup, false);
+  run(e, s, 2000, { bps: 1_000_000, lossEvery: 20 }); // 5 %: hold
+  assert.ok(Math.abs(e.value - cut) < 1, `held at ${cut}: ${e.value}`);
+  run(e, s, 4000, { bps: 1_000_000 });
+  const ratio = e.value / cut;
+  assert.ok(ratio > 1.15 && ratio < 1.35, `about 5 %/s plus a little for 4 s: ×${ratio.toFixed(2)}`);
+});
+
+test('a growing queue (delay) brings the estimate down to 85 % of what is delivered', () => {
+  const e = new DownlinkEstimator({ initialBps: 5_000_000 });
+  const s = { t: 0, seq: 0 };
+  run(e, s, 2000, { bps: 3_000_000 });
+  const start = s.t;
+  run(e, s, 2000, { bps: 3_000_000, extraDelay: (t) => (t - start) / 4 }); // queue grows 250 ms/s
+  assert.ok(e.value <= 0.9 * 3_000_000, `down to about 85 % of 3 Mbit/s: ${e.value}`);
+  assert.ok(e.stats().queueDelayMs > 80);
+});
+
+test('without transport-cc, receiver reports drive the loss-based controller; REMB caps', () => {
+  const e = new DownlinkEstimator({ initialBps: 2_000_000 });
+  let t = 0;
+  e.update(t);
+  for (let i = 0; i < 100; i++) e.onPacketSent(i, 1200, t);
+  e.onReceiverReport(7, 0, 1000, t);
+  t += 1000;
+  e.onReceiverReport(7, 0.3, 1100, t); // 30 % of 100 packets lost
+  const v = e.update(t);
+  assert.ok(v < 2_000_000 * 0.86, `cut: ${v}`);
+  t += 1000;
+  e.onReceiverReport(7, 0, 1200, t);
+  assert.ok(e.update(t) > v, 'no loss: up again');
+  e.onRemb(300_000, t);
+  t += 250;
+  assert.equal(e.update(t), 300_000);
+});
+
+test('transport-cc feedback: run-length and status-vector chunks, arrival times from the deltas', () => {
+  const results = twccResults({
+    baseSequenceNumber: 65534,
+    packetStatusCount: 7,
+    referenceTime: 10, // × 64 ms
+    packetChunks: [
+      { packetStatus: 1, runLength: 2 }, // 65534, 65535 received (small deltas)
+      { symbolSize: 1, symbolList: [0, 2, 1, 0, 3, 0, 0] }, // 0 lost, 1 large delta, 2 small, 3 lost, 4 without delta; then padding
+    ],
+    recvDeltas: [{ delta: 1000 }, { delta: 250 }, { delta: -2000 }, { delta: 500 }],
+  });
+  assert.deepEqual(results, [
+    { seq: 65534, arrivalMs: 641 },
+    { seq: 65535, arrivalMs: 641.25 },
+    { seq: 0, arrivalMs: null },
+    { seq: 1, arrivalMs: 639.25 },
+    { seq: 2, arrivalMs: 639.75 },
+    { seq: 3, arrivalMs: null },
+  ]);
+});
