@@ -22,28 +22,9 @@ import path from 'node:path';
 import twilio from 'twilio';
 import type { Browser, Page } from 'playwright-core';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
+import { writeVoiceWav } from '../helpers/wav.js';
 import { launchChromium, openAppPage, PAGE_HELPERS, startAppOrigin } from '../helpers/browser.js';
 
-/** A 16-bit mono WAV: a voice-loud tone, or digital silence. */
-function wav(file: string, seconds: number, tone: boolean): void {
-  const rate = 48000;
-  const data = Buffer.alloc(rate * seconds * 2);
-  for (let i = 0; i < rate * seconds; i++) data.writeInt16LE(tone ? Math.round(12000 * Math.sin((2 * Math.PI * 220 * i) / rate)) : 0, i * 2);
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(36 + data.length, 4);
-  h.write('WAVEfmt ', 8);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(rate, 24);
-  h.writeUInt32LE(rate * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36);
-  h.writeUInt32LE(data.length, 40);
-  fs.writeFileSync(file, Buffer.concat([h, data]));
-}
 
 const SEED_3PLUS = {
   audio: true,
@@ -67,8 +48,8 @@ const pages: Page[] = [];
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-layers-'));
-  wav(path.join(dir, 'voice.wav'), 10, true);
-  wav(path.join(dir, 'silence.wav'), 10, false);
+  writeVoiceWav(path.join(dir, 'voice.wav'), 10, true);
+  writeVoiceWav(path.join(dir, 'silence.wav'), 10, false);
   server = await startServer('sqlite');
   app = await startAppOrigin();
   speakerBrowser = await launchChromium([`--use-file-for-fake-audio-capture=${path.join(dir, 'voice.wav')}`]);

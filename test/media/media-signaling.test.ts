@@ -8,29 +8,9 @@ import path from 'node:path';
 import twilio from 'twilio';
 import type { Browser } from 'playwright-core';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
+import { writeVoiceWav } from '../helpers/wav.js';
 import { launchChromium, openAppPage, PAGE_HELPERS, startAppOrigin } from '../helpers/browser.js';
 
-/** A 16-bit mono WAV: a voice-loud tone, or digital silence. */
-function wav(file: string, seconds: number, tone: boolean): void {
-  const rate = 48000;
-  const samples = rate * seconds;
-  const data = Buffer.alloc(samples * 2);
-  for (let i = 0; i < samples; i++) data.writeInt16LE(tone ? Math.round(12000 * Math.sin((2 * Math.PI * 220 * i) / rate)) : 0, i * 2);
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0);
-  header.writeUInt32LE(36 + data.length, 4);
-  header.write('WAVEfmt ', 8);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(rate, 24);
-  header.writeUInt32LE(rate * 2, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36);
-  header.writeUInt32LE(data.length, 40);
-  fs.writeFileSync(file, Buffer.concat([header, data]));
-}
 
 let server: TestServer;
 let app: { url: string; close(): Promise<void> };
@@ -40,8 +20,8 @@ let dir: string;
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-audio-'));
-  wav(path.join(dir, 'voice.wav'), 10, true);
-  wav(path.join(dir, 'silence.wav'), 10, false);
+  writeVoiceWav(path.join(dir, 'voice.wav'), 10, true);
+  writeVoiceWav(path.join(dir, 'silence.wav'), 10, false);
   server = await startServer('sqlite');
   app = await startAppOrigin();
   speakerBrowser = await launchChromium([`--use-file-for-fake-audio-capture=${path.join(dir, 'voice.wav')}`]);
