@@ -5,7 +5,7 @@
 // stored and delivered by it (register `queueSettings()` under VOICE_STATUS_CALLBACK_QUEUE).
 import type { Logger } from 'pino';
 import { PermanentJobError, type JobQueue, type QueueSettings } from '../jobs/job-queue.js';
-import { twilioSignature } from '../video/callbacks/signature.js';
+import { assertDelivered, sendSignedWebhook } from '../video/callbacks/signed-webhook.js';
 
 export const VOICE_STATUS_CALLBACK_QUEUE = 'voice-status-callback';
 
@@ -87,36 +87,12 @@ export class StatusCallbackSender {
   async deliver(job: VoiceCallbackJob): Promise<void> {
     const authToken = await this.options.authToken(job.accountSid);
     if (!authToken) throw new PermanentJobError(`account ${job.accountSid} no longer exists`);
-    let url = job.url;
-    let body: string | undefined;
-    let signature: string;
-    if (job.method === 'GET') {
-      const u = new URL(job.url);
-      for (const [k, v] of Object.entries(job.params)) u.searchParams.append(k, v);
-      url = u.toString();
-      signature = twilioSignature(authToken, url, {});
-    } else {
-      body = new URLSearchParams(job.params).toString();
-      signature = twilioSignature(authToken, url, job.params);
-    }
-    const started = Date.now();
-    const res = await fetch(url, {
-      method: job.method,
-      headers: {
-        'X-Twilio-Signature': signature,
-        'User-Agent': 'TwilioProxy/1.1 (Televisit)',
-        ...(body !== undefined ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}),
-      },
-      body,
-      signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
-      redirect: 'manual',
-    });
-    await res.arrayBuffer().catch(() => undefined);
+    const { status, ms } = await sendSignedWebhook(job, authToken, this.options.timeoutMs ?? 10_000);
     // The receiver's URL may carry its own secrets in the query: log only its origin.
     this.options.log.debug(
-      { callSid: job.callSid, callStatus: job.params.CallStatus, status: res.status, ms: Date.now() - started, to: new URL(job.url).origin },
+      { callSid: job.callSid, callStatus: job.params.CallStatus, status, ms, to: new URL(job.url).origin },
       'call status callback sent',
     );
-    if (res.status < 200 || res.status >= 300) throw new Error(`receiver answered HTTP ${res.status}`);
+    assertDelivered(status);
   }
 }

@@ -8,7 +8,7 @@ import type { JobQueue } from '../../jobs/job-queue.js';
 import { PermanentJobError } from '../../jobs/job-queue.js';
 import type { CredentialsService } from '../credentials/credentials-service.js';
 import { iso, type Clock } from '../../util/clock.js';
-import { twilioSignature } from './signature.js';
+import { assertDelivered, sendSignedWebhook } from './signed-webhook.js';
 
 export const STATUS_CALLBACK_QUEUE = 'video-status-callback';
 
@@ -76,33 +76,9 @@ export function callbackDeliverer(credentials: CredentialsService, log: Logger, 
   return async (job: CallbackJob): Promise<void> => {
     const authToken = await credentials.authToken(job.accountSid);
     if (!authToken) throw new PermanentJobError(`account ${job.accountSid} no longer exists`);
-    let url = job.url;
-    let body: string | undefined;
-    let signature: string;
-    if (job.method === 'GET') {
-      const u = new URL(job.url);
-      for (const [k, v] of Object.entries(job.params)) u.searchParams.append(k, v);
-      url = u.toString();
-      signature = twilioSignature(authToken, url, {});
-    } else {
-      body = new URLSearchParams(job.params).toString();
-      signature = twilioSignature(authToken, url, job.params);
-    }
-    const started = Date.now();
-    const res = await fetch(url, {
-      method: job.method,
-      headers: {
-        'X-Twilio-Signature': signature,
-        'User-Agent': 'TwilioProxy/1.1 (Televisit)',
-        ...(body !== undefined ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}),
-      },
-      body,
-      signal: AbortSignal.timeout(timeoutMs),
-      redirect: 'manual',
-    });
-    await res.arrayBuffer().catch(() => undefined);
+    const { status, ms } = await sendSignedWebhook(job, authToken, timeoutMs);
     // The receiver's URL may carry its own secrets in the query: log only its origin.
-    log.debug({ event: job.params.StatusCallbackEvent, status: res.status, ms: Date.now() - started, to: new URL(job.url).origin }, 'status callback sent');
-    if (res.status < 200 || res.status >= 300) throw new Error(`receiver answered HTTP ${res.status}`);
+    log.debug({ event: job.params.StatusCallbackEvent, status, ms, to: new URL(job.url).origin }, 'status callback sent');
+    assertDelivered(status);
   };
 }
