@@ -11,7 +11,8 @@
 // The controller, run every few hundred ms (update):
 // - loss > 10 %: decrease to min(estimate, delivered) × (1 − loss/2), at least 15 % down, at most
 //   once per 300 ms;
-// - queuing delay persistently above 80 ms (a queue is building): down to 85 % of delivered;
+// - queuing delay above 80 ms in two updates running, or above 160 ms in one while we send more
+//   than is delivered (a queue is building): down to 85 % of delivered;
 // - loss < 2 % and no queue: increase 5 %/s (50 %/s while starting, until the first congestion
 //   signal), up to a ceiling the caller gives (about twice what the subscriber could use);
 // - in between: hold.
@@ -40,12 +41,16 @@ const DECREASE_INTERVAL_MS = 300;
 const OVERUSE_DELAY_MS = 80;
 /** Consecutive updates with the queue above the threshold before it counts as overuse. */
 const OVERUSE_UPDATES = 2;
+/** Time constant of the queuing-delay average: short, so a sudden bottleneck is seen in ~2 updates. */
+const QUEUE_SMOOTHING_MS = 250;
 const FEEDBACK_FRESH_MS = 2000;
 const MIN_DELAY_WINDOW_MS = 10_000;
 const SEQ_SPACE = 65536;
 /** Retransmissions may use this share of the estimate, in bursts of at most this many bytes. */
 const RETRANSMIT_SHARE = 0.15;
 const RETRANSMIT_BURST_BYTES = 30_000;
+/** The arrival-rate window must span at least this much of the receiver's clock. */
+const MIN_ARRIVAL_SPAN_MS = 150;
 /** Time constant of the sent and delivered bitrate averages. */
 const RATE_SMOOTHING_MS = 500;
 
@@ -63,6 +68,12 @@ export class DownlinkEstimator {
   private twccLost = 0;
   private twccTotal = 0;
   private ackedBytes = 0;
+  /** Packets received since the last update, by the receiver's clock: the rate the bottleneck lets through. */
+  private arrivalBytes = 0;
+  private firstArrival = Infinity;
+  private lastArrival = -Infinity;
+  /** That rate at the last update with enough of a window (bps); 0 = none. */
+  private arrivalRate = 0;
   private lastTwccAt = -Infinity;
   private lossWindowStart = 0;
   private delaySum = 0;
@@ -98,6 +109,11 @@ export class DownlinkEstimator {
   /** The estimate was cut for congestion within the last `ms`. */
   congestedWithin(now: number, ms: number): boolean {
     return now - this.lastDecrease <= ms;
+  }
+
+  /** The smoothed queuing delay toward the subscriber (ms), from transport-cc. */
+  get queueDelayMs(): number {
+    return this.queueDelay;
   }
 
   /** No congestion signal seen yet (the estimate is still ramping up from its initial guess). */
@@ -149,6 +165,9 @@ export class DownlinkEstimator {
       // nothing about the queue (it was sent much later than recorded).
       if (this.reportedLost[i] === 1) continue;
       this.twccTotal++;
+      if (r.arrivalMs < this.firstArrival) this.firstArrival = r.arrivalMs;
+      else this.arrivalBytes += this.sentBytes[i]!; // the first packet only opens the window
+      if (r.arrivalMs > this.lastArrival) this.lastArrival = r.arrivalMs;
       const delay = r.arrivalMs - sent;
       const base = this.updateMinDelay(delay, now);
       this.delaySum += delay - base;
@@ -192,14 +211,20 @@ export class DownlinkEstimator {
     const twcc = now - this.lastTwccAt < FEEDBACK_FRESH_MS;
     if (twcc) this.ackedRate = smooth(this.ackedRate, (this.ackedBytes * 8 * 1000) / dt);
     this.ackedBytes = 0;
+    const span = this.lastArrival - this.firstArrival;
+    if (twcc && span >= MIN_ARRIVAL_SPAN_MS) {
+      this.arrivalRate = (this.arrivalBytes * 8 * 1000) / span;
+      this.arrivalBytes = 0;
+      this.firstArrival = Infinity;
+      this.lastArrival = -Infinity;
+    }
     if (this.delayCount > 0) {
       const sample = this.delaySum / this.delayCount;
-      this.queueDelay += (sample - this.queueDelay) * Math.min(1, dt / 500);
+      this.queueDelay += (sample - this.queueDelay) * Math.min(1, dt / QUEUE_SMOOTHING_MS);
       this.delaySum = 0;
       this.delayCount = 0;
     }
     this.overuseCount = twcc && this.queueDelay > OVERUSE_DELAY_MS ? this.overuseCount + 1 : 0;
-    const overuse = this.overuseCount >= OVERUSE_UPDATES;
 
     // Loss over at least ~20 packets or 1 s, from transport-cc if it flows, else receiver reports.
     let loss: number | null = null;
@@ -216,7 +241,13 @@ export class DownlinkEstimator {
     }
     if (loss !== null) this.lastLoss = loss;
 
-    const delivered = twcc && this.ackedRate > 0 ? this.ackedRate : this.sentRate * (1 - (loss ?? 0));
+    // What got through: the smoothed acknowledged rate lags a sudden bottleneck by its time
+    // constant; the rate at which packets arrived lately (receiver's clock) does not.
+    const delivered = twcc && this.ackedRate > 0 ? (this.arrivalRate > 0 ? Math.min(this.ackedRate, this.arrivalRate) : this.ackedRate) : this.sentRate * (1 - (loss ?? 0));
+    // A clear queue that grows while less is delivered than sent is answered at once: on a link
+    // whose buffer is a few hundred ms, waiting for a second update lets it overflow.
+    const clearQueue = twcc && this.queueDelay > 2 * OVERUSE_DELAY_MS && delivered > 0 && this.sentRate > 1.2 * delivered;
+    const overuse = this.overuseCount >= OVERUSE_UPDATES || clearQueue;
     const canDecrease = now - this.lastDecrease >= DECREASE_INTERVAL_MS;
     if (loss !== null && loss > HIGH_LOSS) {
       if (canDecrease) {
@@ -244,6 +275,7 @@ export class DownlinkEstimator {
       estimate: Math.round(this.estimate),
       startup: this.startup,
       ackedRate: Math.round(this.ackedRate),
+      arrivalRate: Math.round(this.arrivalRate),
       sentRate: Math.round(this.sentRate),
       queueDelayMs: Math.round(this.queueDelay),
       loss: this.lastLoss,

@@ -11,6 +11,8 @@ import { isH264Keyframe, isVp8Keyframe } from './keyframes.js';
 
 /** While waiting for a keyframe to start or switch, ask again this often. */
 const KEYFRAME_RETRY_MS = 500;
+/** After a congestion stop, the new layer's keyframe is asked for once the queue has drained (at most this long). */
+const MAX_DRAIN_WAIT_MS = 1000;
 /** A higher layer (or switching back on) must be chosen this long before we switch. */
 export const UPGRADE_HOLD_MS = 1000;
 
@@ -93,9 +95,11 @@ export class Forwarder {
    * The allocation's choice. `upgrade`: the layer carries more bits than the current target
    * (then it must hold UPGRADE_HOLD_MS first, unless `immediate`: the current target stopped).
    * `stopNow`: the link is congested; stop sending the current layer at once rather than until
-   * the new layer's keyframe (a short freeze instead of a queue that keeps growing).
+   * the new layer's keyframe (a short freeze instead of a queue that keeps growing). `queueMs`:
+   * how long the bottleneck's queue is; the keyframe is asked for when it has drained, or the
+   * keyframe lands in a full queue and is lost, and the picture stays frozen until the next one.
    */
-  setTarget(layer: number, upgrade: boolean, now: number, immediate = false, stopNow = false): void {
+  setTarget(layer: number, upgrade: boolean, now: number, immediate = false, stopNow = false, queueMs = 0): void {
     this.desiredLayer = layer;
     if (this.budgetOff) {
       // Back on only after the choice held; then start at the chosen layer's keyframe.
@@ -115,7 +119,15 @@ export class Forwarder {
     this.targetLayer = layer;
     this.switchDecidedAt = now;
     if (layer !== this.layer && !this.switchedOff) {
-      if (stopNow && !upgrade) this.layer = -1;
+      if (stopNow && !upgrade && this.layer !== -1) {
+        this.layer = -1;
+        const wait = Math.min(MAX_DRAIN_WAIT_MS, Math.max(0, queueMs));
+        if (wait > 0) {
+          // forward() asks once KEYFRAME_RETRY_MS has passed since lastKeyframeAsk.
+          this.lastKeyframeAsk = now + wait - KEYFRAME_RETRY_MS;
+          return;
+        }
+      }
       this.lastKeyframeAsk = now;
       this.requestKeyframe(layer);
     }

@@ -562,7 +562,7 @@ export class SfuRoom {
       const currentRank = track.layerOrder.indexOf(current);
       // The current target stopped (or none yet): switch at once, whatever the direction.
       const immediate = currentRank < 0;
-      f.setTarget(layer, !immediate && a.rank > currentRank, now, immediate, congested);
+      f.setTarget(layer, !immediate && a.rank > currentRank, now, immediate, congested, peer.downlink.queueDelayMs);
     }
     this.announceSwitchOff(subscriberSid, video);
   }

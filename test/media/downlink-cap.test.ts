@@ -153,12 +153,16 @@ async function join(browser: Browser, identity: string, extra: Record<string, un
 }
 
 /** The subscriber's inbound video: frames decoded, freezes (count, seconds), size. */
-const inbound = (page: Page): Promise<{ frames: number; freezes: number; freezeSeconds: number; height: number }> =>
+const inbound = (page: Page): Promise<{ frames: number; freezes: number; freezeSeconds: number; height: number; packets: number; plis: number; nacks: number; keyframes: number }> =>
   page.evaluate(async () => {
     const pc = (window as any).tv.room._signaling._peerConnectionManager._peerConnections.values().next().value._peerConnection as RTCPeerConnection;
-    const out = { frames: 0, freezes: 0, freezeSeconds: 0, height: 0 };
+    const out = { frames: 0, freezes: 0, freezeSeconds: 0, height: 0, packets: 0, plis: 0, nacks: 0, keyframes: 0 };
     (await pc.getStats()).forEach((s: any) => {
       if (s.type === 'inbound-rtp' && s.kind === 'video') {
+        out.packets += s.packetsReceived ?? 0;
+        out.plis += s.pliCount ?? 0;
+        out.nacks += s.nackCount ?? 0;
+        out.keyframes += s.keyFramesDecoded ?? 0;
         out.frames += s.framesDecoded ?? 0;
         out.freezes += s.freezeCount ?? 0;
         out.freezeSeconds += s.totalFreezesDuration ?? 0;
@@ -192,7 +196,9 @@ test('a subscriber capped at 300 kbit/s drops to a lower layer within seconds, t
   const first = await waitFor('the capped one decodes', async () => {
     const v = await inbound(capped);
     return v.frames > 0 ? v : undefined;
-  }, 20_000);
+  }, 20_000).catch(async (err: Error) => {
+    throw new Error(`${err.message}: ${JSON.stringify(await inbound(capped))}; ${dump()}`);
+  });
   await waitFor('the capped one decodes the top layer', async () => {
     const v = await inbound(capped);
     return v.frames > first.frames + 20 && v.height >= 360 ? true : undefined;
