@@ -28,16 +28,36 @@ async function assertAccessible(page: Page, screen: string): Promise<void> {
 }
 
 /** Waits until the page shows `n` remote videos (speaker + thumbnails, not the self-view), all decoding. */
-async function remoteVideos(page: Page, n: number): Promise<number[][]> {
+async function remoteVideos(page: Page, n: number, who: string): Promise<number[][]> {
   return waitFor(
-    `${n} remote videos decoding`,
+    `${n} remote videos decoding at the ${who}`,
     () =>
       page.evaluate((count) => {
         const videos = [...document.querySelectorAll('[data-testid="main-video"] video, [data-testid="thumb"] video')] as HTMLVideoElement[];
         return videos.length === count && videos.every((v) => v.videoWidth > 0 && v.currentTime > 0) ? videos.map((v) => [v.videoWidth, v.videoHeight]) : undefined;
       }, n),
     45_000,
-  );
+  ).catch(async (err: Error) => {
+    throw new Error(`${err.message}: ${JSON.stringify(await videoState(page).catch((e: Error) => e.message))}`);
+  });
+}
+
+/** What a page shows and receives, for a failure message: its video elements and inbound video stats. */
+function videoState(page: Page): Promise<unknown> {
+  return page.evaluate(async () => {
+    const videos = [...document.querySelectorAll('video')].map((v) => ({ where: v.closest('[data-testid]')?.getAttribute('data-testid'), w: v.videoWidth, t: v.currentTime, paused: v.paused }));
+    const room = (window as any).visitRoom;
+    const stats: unknown[] = [];
+    if (room) {
+      for (const pc of room._signaling._peerConnectionManager._peerConnections.values()) {
+        (await (pc._peerConnection as RTCPeerConnection).getStats()).forEach((s: any) => {
+          if (s.type === 'inbound-rtp') stats.push({ kind: s.kind, packets: s.packetsReceived, frames: s.framesDecoded, keyframes: s.keyFramesDecoded, plis: s.pliCount, nacks: s.nackCount });
+          if (s.type === 'candidate-pair' && s.nominated) stats.push({ pair: s.state, rtt: s.currentRoundTripTime });
+        });
+      }
+    }
+    return { state: room?.state, participants: room ? [...room.participants.values()].map((p: any) => ({ id: p.identity, video: [...p.videoTracks.values()].map((t: any) => ({ sub: t.isSubscribed, on: t.track?.isEnabled, switchedOff: t.track?.isSwitchedOff })) })) : null, videos, stats };
+  });
 }
 
 /** The tile (speaker or thumbnail) that shows this name. */
@@ -114,7 +134,7 @@ describe('guest joins a visit by link, in Chromium [sqlite]', () => {
     await item.getByRole('button', { name: 'Admit', exact: true }).click();
     await staff.getByTestId('visit-room').waitFor();
     await patient.getByTestId('visit-room').waitFor({ timeout: 10_000 });
-    await Promise.all([remoteVideos(staff, 1), remoteVideos(patient, 1)]);
+    await Promise.all([remoteVideos(staff, 1, 'provider'), remoteVideos(patient, 1, 'patient')]);
 
     // The provider invites an interpreter from the visit screen.
     await staff.getByRole('button', { name: 'Invite someone' }).click();
@@ -181,7 +201,7 @@ describe('guest joins a visit by link, in Chromium [sqlite]', () => {
     await guest.getByTestId('visit-room').waitFor({ timeout: 15_000 });
 
     // All three decode each other's video.
-    const [byStaff, byPatient, byGuest] = await Promise.all([remoteVideos(staff, 2), remoteVideos(patient, 2), remoteVideos(guest, 2)]);
+    const [byStaff, byPatient, byGuest] = await Promise.all([remoteVideos(staff, 2, 'provider'), remoteVideos(patient, 2, 'patient'), remoteVideos(guest, 2, 'guest')]);
     for (const [who, sizes] of [['provider', byStaff], ['patient', byPatient], ['guest', byGuest]] as const) {
       for (const [w, h] of sizes) assert.ok(w! >= 160 && h! >= 120, `${who} decodes ${w}x${h}`);
     }
@@ -208,8 +228,8 @@ describe('guest joins a visit by link, in Chromium [sqlite]', () => {
     // Revoke: the guest is disconnected at once, the page says so, and the link is dead.
     await staff.getByRole('button', { name: 'Revoke Ana López' }).click();
     await guest.getByRole('heading', { name: 'You are no longer in this visit' }).waitFor({ timeout: 10_000 });
-    await remoteVideos(staff, 1);
-    await remoteVideos(patient, 1);
+    await remoteVideos(staff, 1, 'provider');
+    await remoteVideos(patient, 1, 'patient');
     await guest.screenshot({ path: screenshotPath('guest-9-removed') });
     await assertAccessible(guest, 'guest removed');
     const reopened = await fetch(`${server.url}/api/guest/open`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: link.split('/g/')[1] }) });
