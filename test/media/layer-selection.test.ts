@@ -273,7 +273,7 @@ test('3. the dominant speaker\'s video gets the higher layer', async () => {
     return steady ? { s: sp, q: qu } : undefined;
   }, 60_000).catch((err: Error) => {
     const brief = (t: ServerTrack) => ({ order: t.layerOrder, kbps: t.layerBitrates.map((b) => Math.round(b / 1000)), off: t.hintedOff, h: t.layerHeights });
-    throw new Error(`${err.message}: speaker ${JSON.stringify(brief(layers('speaker')))}, quiet ${JSON.stringify(brief(layers('quiet')))}`);
+    throw new Error(`${err.message}: speaker ${JSON.stringify(brief(layers('speaker')))}, quiet ${JSON.stringify(brief(layers('quiet')))}; subscribers ${JSON.stringify(roomStats(roomSid).subscribers)}`);
   });
   const oneUp = 1.08 * (rate(s, 1) + rate(q, 0));
   const bothUp = 1.08 * (rate(s, 1) + rate(q, 1));

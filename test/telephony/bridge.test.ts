@@ -24,7 +24,7 @@ import { PhoneBridge } from '../../src/telephony/bridge/phone-bridge.js';
 import { g711Decode, g711Encode, PAYLOAD_TYPE, type G711Codec } from '../../src/telephony/bridge/g711.js';
 import { killAllSipp, startSipp, type Sipp } from './sipp.js';
 import { startUa, waitEvent } from './helpers.js';
-import { dominant, rmsOf, sine, toneAmplitude, writeToneWav, zeroCrossingFrequency } from './fixtures/audio.js';
+import { dominant, peakFrequency, rmsOf, sine, toneAmplitude, writeToneWav } from './fixtures/audio.js';
 
 const CODEC: G711Codec = 'PCMU';
 const BROWSER_TONE = 1000;
@@ -290,7 +290,7 @@ describe('phone bridge: the phone leg as a room participant', () => {
     const expected = (windowEnd - windowStart) / 20;
     assert.ok(Math.abs(count - expected) / expected < 0.02, `${count} packets in ${(windowEnd - windowStart).toFixed(0)} ms, expected ${expected.toFixed(0)} ± 2 %`);
     const heard = phone.audio(CODEC, windowEnd - 2000, windowEnd);
-    const freq = zeroCrossingFrequency(heard, 8000);
+    const freq = peakFrequency(heard, 8000, BROWSER_TONE - 50, BROWSER_TONE + 50);
     assert.ok(Math.abs(freq - BROWSER_TONE) < 10, `the phone hears ${freq.toFixed(1)} Hz`);
     assert.equal(dominant(heard, 8000, [300, PHONE_TONE, 700, BROWSER_TONE, 1500, 2000, 3000]), BROWSER_TONE);
     assert.ok(rmsOf(heard) > 3000, `the phone hears the tone at RMS ${rmsOf(heard).toFixed(0)}`);
@@ -366,7 +366,9 @@ describe('phone bridge: the phone leg as a room participant', () => {
       assert.equal(dominant(heardByB, 8000, [440, 1200]), 440);
       assert.ok(toneAmplitude(heardByA, 440, 8000) < 0.01 * toneAmplitude(heardByA, 1200, 8000), 'A does not hear itself');
       assert.ok(toneAmplitude(heardByB, 1200, 8000) < 0.01 * toneAmplitude(heardByB, 440, 8000), 'B does not hear itself');
-      assert.ok(Math.abs(zeroCrossingFrequency(heardByB, 8000) - 440) < 5);
+      // The pitch is kept (no resampling error): a gap from a busy machine may not bend it.
+      const pitch = peakFrequency(heardByB, 8000, 400, 480);
+      assert.ok(Math.abs(pitch - 440) <= 3, `B hears A's tone at ${pitch} Hz`);
       // One leaves: the other's mix drops to silence and its stream is forgotten in time.
       bridges[1]!.close();
       b.stop();
