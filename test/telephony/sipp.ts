@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const SIPP = process.env.SIPP_BIN ?? '/usr/bin/sipp';
-const SCENARIOS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scenarios');
+export const SCENARIOS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scenarios');
 
 export function requireSipp(): void {
   if (!fs.existsSync(SIPP)) {
@@ -69,15 +69,27 @@ export function killAllSipp(): void {
 
 process.on('exit', killAllSipp);
 
-export async function startSipp(scenario: string, opts: { keys?: Record<string, string | number>; timeoutSeconds?: number } = {}): Promise<Sipp> {
+export interface SippOptions {
+  keys?: Record<string, string | number>;
+  timeoutSeconds?: number;
+  /** The SIP port to bind (a free one when omitted). */
+  port?: number;
+  /** Folders to look for the scenario in (./scenarios when omitted). */
+  scenarioDirs?: string[];
+}
+
+/** Starts SIPp for one call of `scenario` and resolves once it has bound its port. */
+export async function startSipp(scenario: string, opts: SippOptions = {}): Promise<Sipp> {
   requireSipp();
-  const port = await freeUdpPort();
+  const file = (opts.scenarioDirs ?? [SCENARIOS]).map((d) => path.join(d, scenario)).find((f) => fs.existsSync(f));
+  if (!file) throw new Error(`no SIPp scenario ${scenario}`);
+  const port = opts.port ?? (await freeUdpPort());
   const mediaPort = await freeUdpPort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipp-'));
   const messages = path.join(dir, 'messages.log');
   const errors = path.join(dir, 'errors.log');
   const args = [
-    '-sf', path.join(SCENARIOS, scenario),
+    '-sf', file,
     '-i', '127.0.0.1',
     '-bind_local',
     '-p', String(port),
