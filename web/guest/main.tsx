@@ -6,10 +6,10 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, get, post } from '../shared/api.js';
 import { connectEvents } from '../shared/live-events.js';
-import { Icon } from '../shared/icons.js';
 import type { GuestRole } from '../shared/invite-dialog.js';
 import { VisitWithChat } from '../shared/visit-with-chat.js';
-import { browserSupported, Checks, recommendedBrowser } from '../patient/checks.js';
+import { browserSupported, Checks } from '../patient/checks.js';
+import { Message, PortalFrame, Unsupported } from '../patient/portal-frame.js';
 import { STRINGS, type Lang } from '../patient/i18n.js';
 import { GUEST_STRINGS, visitRoleNames, type GuestStrings } from './i18n.js';
 
@@ -126,7 +126,7 @@ function App() {
       case 'invalid':
         return <Message title={g.linkInvalidTitle} text={g.linkInvalid} />;
       case 'unsupported':
-        return <Message title={t.unsupportedTitle} text={t.unsupported(recommendedBrowser())} />;
+        return <Unsupported t={t} />;
       case 'checks':
         return (
           <>
@@ -193,32 +193,9 @@ function App() {
 
   if (screen === 'visit') return body;
   return (
-    <div class="patient">
-      <header class="clinic">
-        <span class="name">{me?.clinicName ?? clinicName}</span>
-        <button class="secondary small" lang={lang === 'en' ? 'es' : 'en'} aria-label={t.switchToLabel} onClick={() => setLang(lang === 'en' ? 'es' : 'en')}>
-          <Icon name="globe" size={18} /> {t.switchTo}
-        </button>
-      </header>
-      {error && (
-        <div class="error" role="alert">
-          {error}
-        </div>
-      )}
-      <main>{body}</main>
-      <p class="muted center" style={{ marginTop: '1.5em', fontSize: '0.9rem' }}>
-        <Icon name="lock" size={16} /> {t.privacy}
-      </p>
-    </div>
-  );
-}
-
-function Message({ title, text }: { title: string; text: string }) {
-  return (
-    <div class="card center">
-      <h1>{title}</h1>
-      <p>{text}</p>
-    </div>
+    <PortalFrame clinicName={me?.clinicName ?? clinicName} lang={lang} t={t} onSwitchLang={() => setLang(lang === 'en' ? 'es' : 'en')} error={error}>
+      {body}
+    </PortalFrame>
   );
 }
 

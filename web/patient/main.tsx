@@ -7,10 +7,10 @@ import { ChatPanel, mergeMessage, type ChatMessage } from '../shared/chat-panel.
 import { connectEvents } from '../shared/live-events.js';
 import { savedDevices } from '../shared/visit-room.js';
 import { VisitWithChat } from '../shared/visit-with-chat.js';
-import { browserSupported, Checks, recommendedBrowser } from './checks.js';
+import { browserSupported, Checks } from './checks.js';
 import { errorText, STRINGS, type Lang, type Strings } from './i18n.js';
-import { Icon } from '../shared/icons.js';
 import { PatientGuests } from './invite-guests.js';
+import { Message, PortalFrame, Unsupported } from './portal-frame.js';
 import { visitRoleNames } from '../guest/i18n.js';
 
 interface Me {
@@ -162,14 +162,8 @@ function App() {
   })();
 
   if (screen === 'visit') return body;
-  return (
-    <div class="patient">
-      <header class="clinic">
-        <span class="name">{me?.clinicName ?? clinicName}</span>
-        <button class="secondary small" lang={lang === 'en' ? 'es' : 'en'} aria-label={t.switchToLabel} onClick={() => void switchLang()}>
-          <Icon name="globe" size={18} /> {t.switchTo}
-        </button>
-      </header>
+  const top = (
+    <>
       {step && (
         <>
           <div class="steps" aria-hidden="true">
@@ -185,39 +179,12 @@ function App() {
           {t.whenLine(new Date(me.startsAt).toLocaleString(lang === 'es' ? 'es-US' : 'en-US', { weekday: 'long', hour: 'numeric', minute: '2-digit', timeZone: me.timeZone }), me.providerName)}
         </p>
       )}
-      {error && (
-        <div class="error" role="alert">
-          {error}
-        </div>
-      )}
-      <main>{body}</main>
-      <p class="muted center" style={{ marginTop: '1.5em', fontSize: '0.9rem' }}>
-        <Icon name="lock" size={16} /> {t.privacy}
-      </p>
-    </div>
+    </>
   );
-}
-
-function Message({ title, text }: { title: string; text: string }) {
   return (
-    <div class="card center">
-      <h1>{title}</h1>
-      <p>{text}</p>
-    </div>
-  );
-}
-
-function Unsupported({ t }: { t: Strings }) {
-  const [copied, setCopied] = useState(false);
-  return (
-    <div class="card">
-      <h1>{t.unsupportedTitle}</h1>
-      <p>{t.unsupported(recommendedBrowser())}</p>
-      <input readOnly value={location.href} aria-label="Link" onFocus={(e) => (e.target as HTMLInputElement).select()} />
-      <div class="actions">
-        <button onClick={() => navigator.clipboard?.writeText(location.href).then(() => setCopied(true))}>{copied ? t.copied : t.copyLink}</button>
-      </div>
-    </div>
+    <PortalFrame clinicName={me?.clinicName ?? clinicName} lang={lang} t={t} onSwitchLang={() => void switchLang()} error={error} top={top}>
+      {body}
+    </PortalFrame>
   );
 }
 
