@@ -96,6 +96,11 @@ describe('provider calls an interpreter by phone from the visit, in Chromium [sq
     await staff.getByRole('button', { name: 'Call by phone' }).click();
     const dialog = staff.getByTestId('call-dialog');
     await dialog.waitFor();
+    // Escape closes it, as every dialog here.
+    await staff.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    await staff.getByRole('button', { name: 'Call by phone' }).click();
+    await dialog.waitFor();
     assert.equal(await staff.evaluate(() => document.activeElement?.id), 'call-to', 'focus starts on the number');
     await dialog.getByLabel('Phone number').fill('(555) 301-7788');
     await dialog.getByLabel('Role').selectOption('interpreter');

@@ -2,6 +2,7 @@
 // role, name, an optional mobile number to text the link to; then the link with a Copy button.
 // Used by the provider in the visit screen (English) and by the patient (English or Spanish).
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { useDialog } from './use-dialog.js';
 
 export type GuestRole = 'interpreter' | 'family' | 'caregiver' | 'clinician';
 
@@ -65,22 +66,16 @@ export function InviteDialog(props: {
   const [error, setError] = useState<string | null>(null);
   const [created, setCreated] = useState<GuestView | null>(null);
   const [copied, setCopied] = useState(false);
-  const first = useRef<HTMLSelectElement>(null);
   const linkInput = useRef<HTMLInputElement>(null);
   const doneButton = useRef<HTMLButtonElement>(null);
 
-  useEffect(() => {
-    first.current?.focus();
-    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && props.onClose(null);
-    addEventListener('keydown', onKey);
-    return () => removeEventListener('keydown', onKey);
-  }, []);
+  const dialog = useDialog<HTMLDivElement>(() => props.onClose(null));
   useEffect(() => {
     if (created) doneButton.current?.focus();
   }, [created]);
 
   return (
-    <div class="overlay" role="dialog" aria-modal="true" aria-labelledby="invite-title" data-testid="invite-dialog">
+    <div class="overlay" ref={dialog} role="dialog" aria-modal="true" aria-labelledby="invite-title" data-testid="invite-dialog">
       {!created ? (
         <form
           class="dialog invite-dialog"
@@ -105,7 +100,7 @@ export function InviteDialog(props: {
             </div>
           )}
           <label for="invite-role">{L.role}</label>
-          <select id="invite-role" ref={first} value={role} onChange={(e) => setRole((e.target as HTMLSelectElement).value as GuestRole)}>
+          <select id="invite-role" value={role} onChange={(e) => setRole((e.target as HTMLSelectElement).value as GuestRole)}>
             {props.roles.map((r) => (
               <option key={r} value={r}>
                 {L.roles[r]}

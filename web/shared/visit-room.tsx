@@ -5,6 +5,7 @@
 // thumbnails; mute, camera, device switching, flip camera, network bars, reconnecting banner.
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { useDialog } from './use-dialog.js';
 import { initials } from './format.js';
 import { Icon } from './icons.js';
 
@@ -365,10 +366,11 @@ export function VisitRoom(props: {
 }
 
 function DevicePicker(props: { labels: VisitLabels; devices: MediaDeviceInfo[]; current: DevicePrefs; onPick: (kind: 'audioinput' | 'videoinput', id: string) => void; onClose: () => void }) {
+  const dialog = useDialog<HTMLDivElement>(props.onClose);
   const cams = props.devices.filter((d) => d.kind === 'videoinput');
   const mics = props.devices.filter((d) => d.kind === 'audioinput');
   return (
-    <div class="overlay" role="dialog" aria-modal="true" aria-labelledby="devices-title">
+    <div class="overlay" ref={dialog} role="dialog" aria-modal="true" aria-labelledby="devices-title">
       <div class="dialog" style={{ color: 'var(--ink)' }}>
         <h2 id="devices-title">{props.labels.devices}</h2>
         <label for="pick-cam">{props.labels.camera}</label>

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
+import { useDialog } from '../shared/use-dialog.js';
 import { api, get } from '../shared/api.js';
 import type { Appointment } from './dashboard.js';
 import { handleError, type Me } from './main.js';
@@ -23,6 +24,7 @@ function nextQuarterHour(): string {
 
 /** Book or edit an appointment. The visit reason stays inside the clinic: never in a text or a link. */
 export function AppointmentForm({ me, existing, onClose, onSaved }: { me: Me; existing: Appointment | null; onClose: () => void; onSaved: () => void }) {
+  const dialog = useDialog<HTMLDivElement>(onClose);
   const [providers, setProviders] = useState<StaffEntry[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -53,7 +55,7 @@ export function AppointmentForm({ me, existing, onClose, onSaved }: { me: Me; ex
 
   const clinicalVisible = me.role !== 'front_desk';
   return (
-    <div class="overlay" role="dialog" aria-modal="true" aria-labelledby="appt-title">
+    <div class="overlay" ref={dialog} role="dialog" aria-modal="true" aria-labelledby="appt-title">
       <form
         class="dialog"
         onSubmit={async (e) => {

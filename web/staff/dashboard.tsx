@@ -1,5 +1,6 @@
 // Today: the waiting room queue (live), today's schedule, booking, chat, provider status, admit.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useDialog } from '../shared/use-dialog.js';
 import { get, post } from '../shared/api.js';
 import { connectEvents, type LiveEvent } from '../shared/live-events.js';
 import { ChatPanel, mergeMessage, type ChatMessage } from '../shared/chat-panel.js';
@@ -349,12 +350,13 @@ export function StatusChip({ a }: { a: Appointment }) {
 }
 
 function StatusDialog({ a, onClose, onError }: { a: Appointment; onClose: () => void; onError: (e: unknown) => void }) {
+  const dialog = useDialog<HTMLDivElement>(onClose);
   const text = (p: (typeof STATUS_PRESETS)[number]) => (a.language === 'es' ? p.es : p.label);
   const [message, setMessage] = useState(a.providerStatus ?? text(STATUS_PRESETS[0]!));
   const [late, setLate] = useState(10);
   const [sms, setSms] = useState(false);
   return (
-    <div class="overlay" role="dialog" aria-modal="true" aria-labelledby="status-title">
+    <div class="overlay" ref={dialog} role="dialog" aria-modal="true" aria-labelledby="status-title">
       <form
         class="dialog"
         onSubmit={async (e) => {
@@ -415,10 +417,11 @@ function StatusDialog({ a, onClose, onError }: { a: Appointment; onClose: () => 
 }
 
 function IntakeDialog({ a, onClose }: { a: Appointment; onClose: () => void }) {
+  const dialog = useDialog<HTMLDivElement>(onClose);
   const c = a.clinical!;
   const answers = Object.entries(c.intake ?? {}).filter(([, v]) => v);
   return (
-    <div class="overlay" role="dialog" aria-modal="true" aria-labelledby="intake-title" onClick={(e) => e.target === e.currentTarget && onClose()}>
+    <div class="overlay" ref={dialog} role="dialog" aria-modal="true" aria-labelledby="intake-title" onClick={(e) => e.target === e.currentTarget && onClose()}>
       <div class="dialog">
         <h2 id="intake-title">{a.patientName}</h2>
         <p class="muted">

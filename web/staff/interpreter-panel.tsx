@@ -2,6 +2,7 @@
 // has one): "Request interpreter" (language, by video link or by phone) and the requests with
 // their live status and Cancel. A video interpreter then shows up as a waiting guest to admit.
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { useDialog } from '../shared/use-dialog.js';
 import { get, post } from '../shared/api.js';
 
 export type InterpreterStatus = 'requested' | 'accepted' | 'connecting' | 'connected' | 'completed' | 'canceled' | 'failed';
@@ -58,15 +59,9 @@ function RequestDialog({ appointmentId, phone, onClose }: { appointmentId: strin
   const [mode, setMode] = useState<'video' | 'phone'>('video');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const first = useRef<HTMLSelectElement>(null);
-  useEffect(() => {
-    first.current?.focus();
-    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && onClose(null);
-    addEventListener('keydown', onKey);
-    return () => removeEventListener('keydown', onKey);
-  }, []);
+  const dialog = useDialog<HTMLDivElement>(() => onClose(null));
   return (
-    <div class="overlay" role="dialog" aria-modal="true" aria-labelledby="interp-title" data-testid="interpreter-dialog">
+    <div class="overlay" ref={dialog} role="dialog" aria-modal="true" aria-labelledby="interp-title" data-testid="interpreter-dialog">
       <form
         class="dialog invite-dialog"
         onSubmit={async (e) => {
@@ -89,7 +84,7 @@ function RequestDialog({ appointmentId, phone, onClose }: { appointmentId: strin
           </div>
         )}
         <label for="interp-language">Language</label>
-        <select id="interp-language" ref={first} value={language} onChange={(e) => setLanguage((e.target as HTMLSelectElement).value)}>
+        <select id="interp-language" value={language} onChange={(e) => setLanguage((e.target as HTMLSelectElement).value)}>
           {LANGUAGES.map(([tag, name]) => (
             <option key={tag} value={tag}>
               {name}

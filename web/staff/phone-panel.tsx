@@ -2,6 +2,7 @@
 // digits) → a live status line per call (Calling… / Ringing / Connected mm:ss / Busy / No answer /
 // Failed / Ended) fed by the staff socket, a keypad that sends digits live, and Hang up.
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { useDialog } from '../shared/use-dialog.js';
 import { get, post } from '../shared/api.js';
 import type { GuestRole } from '../shared/invite-dialog.js';
 import { ROLE_NAMES } from './guest-panel.js';
@@ -80,16 +81,10 @@ function CallDialog({ appointmentId, onClose }: { appointmentId: string; onClose
   const [digits, setDigits] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const first = useRef<HTMLInputElement>(null);
-  useEffect(() => {
-    first.current?.focus();
-    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && onClose(null);
-    addEventListener('keydown', onKey);
-    return () => removeEventListener('keydown', onKey);
-  }, []);
+  const dialog = useDialog<HTMLDivElement>(() => onClose(null));
   const digitsOk = DIGITS.test(digits.trim());
   return (
-    <div class="overlay" role="dialog" aria-modal="true" aria-labelledby="call-title" data-testid="call-dialog">
+    <div class="overlay" ref={dialog} role="dialog" aria-modal="true" aria-labelledby="call-title" data-testid="call-dialog">
       <form
         class="dialog invite-dialog"
         onSubmit={async (e) => {
@@ -112,7 +107,7 @@ function CallDialog({ appointmentId, onClose }: { appointmentId: string; onClose
           </div>
         )}
         <label for="call-to">Phone number</label>
-        <input id="call-to" ref={first} type="tel" inputMode="tel" autocomplete="off" required maxLength={40} value={to} onInput={(e) => setTo((e.target as HTMLInputElement).value)} />
+        <input id="call-to" type="tel" inputMode="tel" autocomplete="off" required maxLength={40} value={to} onInput={(e) => setTo((e.target as HTMLInputElement).value)} />
         <label for="call-role">Role</label>
         <select id="call-role" value={role} onChange={(e) => setRole((e.target as HTMLSelectElement).value as GuestRole)}>
           {(['interpreter', 'family', 'caregiver', 'clinician'] as const).map((r) => (
