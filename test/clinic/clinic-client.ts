@@ -240,6 +240,27 @@ export async function book(staff: StaffClient, providerId: string, overrides: Re
 
 // ---------- live events ----------
 
+/**
+ * A patient ready in the waiting room, through the API: booked with the provider five minutes
+ * from now, link opened, date of birth verified, intake answered, consent given, checked in.
+ */
+export async function checkedInPatient(server: TestServer, staff: StaffClient, providerId: string, overrides: Record<string, unknown> & { reason?: string } = {}): Promise<{ visit: Booked; token: string; patient: PatientClient }> {
+  const { reason = 'Knee pain follow-up', ...rest } = overrides;
+  const visit = await book(staff, providerId, { startsAt: new Date(server.clock.now() + 5 * 60_000).toISOString(), copayCents: 0, ...rest });
+  const token = await linkToken(server, visit.id);
+  const patient = await patientClient(server, token, visit.patientDob);
+  const ok = async (what: string, res: Promise<Res>) => {
+    const r = await res;
+    if (r.status !== 200) throw new Error(`${what}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r;
+  };
+  await ok('intake', patient.post('/api/patient/intake', { answers: { reason } }));
+  const consent = (await ok('me', patient.get('/api/patient/me'))).body.consent.version as string;
+  await ok('consent', patient.post('/api/patient/consent', { version: consent }));
+  await ok('check-in', patient.post('/api/patient/check-in'));
+  return { visit, token, patient };
+}
+
 export interface EventSocket {
   messages: any[];
   /** Resolves with the first message (received so far or later) matching `match`. */

@@ -13,7 +13,7 @@ import { startServer, waitFor, type TestServer } from '../helpers/server.js';
 import { launchChromium } from '../helpers/browser.js';
 import { builtWebDir, screenshotPath } from '../helpers/web.js';
 import { seriousA11yProblems } from '../helpers/axe.js';
-import { book, linkToken, outbox, patientClient, staffClient } from '../clinic/clinic-client.js';
+import { checkedInPatient, outbox, staffClient } from '../clinic/clinic-client.js';
 
 const PHONE = {
   viewport: { width: 360, height: 740 },
@@ -92,13 +92,7 @@ describe('guest joins a visit by link, in Chromium [sqlite]', () => {
 
     // Setup through the API: a visit in 5 minutes, the patient verified, intake and consent done, checked in.
     const api = await staffClient(server, demo.provider.email, demo.provider.password);
-    const visit = await book(api, demo.provider.id, { startsAt: new Date(server.clock.now() + 5 * 60_000).toISOString(), copayCents: 0, patientName: 'Rosa Delgado' });
-    const token = await linkToken(server, visit.id);
-    const pc = await patientClient(server, token, visit.patientDob);
-    assert.equal((await pc.post('/api/patient/intake', { answers: { reason: 'Knee pain follow-up' } })).status, 200);
-    const consent = (await pc.get('/api/patient/me')).body.consent.version as string;
-    assert.equal((await pc.post('/api/patient/consent', { version: consent })).status, 200);
-    assert.equal((await pc.post('/api/patient/check-in')).status, 200);
+    const { visit, token, patient: pc } = await checkedInPatient(server, api, demo.provider.id, { patientName: 'Rosa Delgado', reason: 'Knee pain follow-up' });
 
     // The patient's phone resumes their session in the waiting room.
     await patientCtx.addCookies([{ name: 'tv_patient', value: pc.session!, url: server.url }]);

@@ -15,7 +15,7 @@ import { startServer, waitFor, type TestServer } from '../helpers/server.js';
 import { launchChromium } from '../helpers/browser.js';
 import { builtWebDir, screenshotPath } from '../helpers/web.js';
 import { seriousA11yProblems } from '../helpers/axe.js';
-import { book, linkToken, patientClient, staffClient } from '../clinic/clinic-client.js';
+import { checkedInPatient, staffClient } from '../clinic/clinic-client.js';
 import { SippTrunk } from '../clinic/sipp-trunk.js';
 import { startFakeInterpreterService, type FakeInterpreterService } from '../clinic/fake-interpreter-service.js';
 import { parseRtp, parseTelephoneEvent } from '../../src/telephony/rtp.js';
@@ -70,13 +70,7 @@ describe('provider calls an interpreter by phone from the visit, in Chromium [sq
     const demo = server.tv.clinic.demo!;
     // A live two-party visit: the patient checked in through the API, admitted, both in the room.
     const api = await staffClient(server, demo.provider.email, demo.provider.password);
-    const visit = await book(api, demo.provider.id, { startsAt: new Date(server.clock.now() + 5 * 60_000).toISOString(), copayCents: 0, patientName: 'Rosa Delgado', language: 'es', interpreterNeeded: true });
-    const token = await linkToken(server, visit.id);
-    const pc = await patientClient(server, token, visit.patientDob);
-    assert.equal((await pc.post('/api/patient/intake', { answers: { reason: 'Dolor de rodilla' } })).status, 200);
-    const consent = (await pc.get('/api/patient/me')).body.consent.version as string;
-    assert.equal((await pc.post('/api/patient/consent', { version: consent })).status, 200);
-    assert.equal((await pc.post('/api/patient/check-in')).status, 200);
+    const { visit, token, patient: pc } = await checkedInPatient(server, api, demo.provider.id, { patientName: 'Rosa Delgado', language: 'es', interpreterNeeded: true, reason: 'Dolor de rodilla' });
     await patientCtx.addCookies([{ name: 'tv_patient', value: pc.session!, url: server.url }]);
     const patient = await patientCtx.newPage();
     await patient.goto(`${server.url}/v/${token}`);
