@@ -43,6 +43,8 @@ export class Forwarder {
   private switches = 0;
   private lastSwitchMs = -1;
   private lastSwitchAt = 0;
+  /** While waiting to switch: the newest sequence number seen on the target layer (-1 = none). */
+  private waitingHighestSeq = -1;
   /** When the last video packet went out (ms); 0 = never: a new stretch then continues from it. */
   private lastSentAt = 0;
 
@@ -106,6 +108,7 @@ export class Forwarder {
       if (!this.held(-2, now)) return;
       this.budgetOff = false;
       this.targetLayer = layer;
+      this.waitingHighestSeq = -1;
       this.switchDecidedAt = now;
       if (!this.paused) this.resume(layer);
       return;
@@ -117,6 +120,7 @@ export class Forwarder {
     if (upgrade && !immediate && this.targetLayer !== -1 && !this.held(layer, now)) return;
     this.pendingUp = null;
     this.targetLayer = layer;
+    this.waitingHighestSeq = -1;
     this.switchDecidedAt = now;
     if (layer !== this.layer && !this.switchedOff) {
       if (stopNow && !upgrade && this.layer !== -1) {
@@ -170,7 +174,16 @@ export class Forwarder {
       return;
     }
     if (layer !== this.layer) {
-      if (layer !== this.targetLayer || !this.isKeyframe(rtp)) {
+      let start = layer === this.targetLayer && this.isKeyframe(rtp);
+      if (layer === this.targetLayer) {
+        // A keyframe's first packet that comes after later packets of its layer (repaired by a
+        // retransmission) cannot start the switch: the rest of its frame was dropped already.
+        const seq = rtp.header.sequenceNumber;
+        const late = this.waitingHighestSeq >= 0 && ((seq - this.waitingHighestSeq) & 0xffff) >= 0x8000;
+        if (late) start = false;
+        else this.waitingHighestSeq = seq;
+      }
+      if (!start) {
         this.dropped++;
         // Keep asking while we wait for the target: the publisher may have answered before we were ready.
         if (this.targetLayer !== this.layer && this.targetLayer !== -1) {
@@ -187,6 +200,7 @@ export class Forwarder {
       const now = Date.now();
       if (this.lastSentAt !== 0) this.transceiver.sender.replaceRTP(rtp.header, true, Math.max(1, Math.round((now - this.lastSentAt) * 90)));
       this.layer = layer;
+      this.waitingHighestSeq = -1;
       this.switches++;
       this.lastSwitchAt = now;
       if (this.switchDecidedAt !== 0) {
