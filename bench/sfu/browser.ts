@@ -15,7 +15,7 @@ export async function launchBrowser(cameraFile?: string): Promise<Browser> {
 
 /** The app origin of the browser tests, serving this checkout's twilio-video build. */
 export function startAppOrigin(root: string): Promise<{ url: string; close(): Promise<void> }> {
-  return startTestAppOrigin(path.join(root, 'node_modules/twilio-video'));
+  return startTestAppOrigin({ sdkDir: path.join(root, 'node_modules/twilio-video') });
 }
 
 /**

@@ -29,9 +29,19 @@ export async function launchChromium(extraArgs: string[] = []): Promise<Browser>
   return chromium.launch({ executablePath: '/usr/bin/chromium', args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
-/** Serves a blank app page and one twilio-video build, on an origin other than the server's. */
-export async function startAppOrigin(sdkVersionDir = 'node_modules/twilio-video'): Promise<{ url: string; close(): Promise<void> }> {
-  const sdk = fs.readFileSync(path.resolve(sdkVersionDir, 'dist/twilio-video.min.js'));
+export interface AppOrigin {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves a blank app page and one twilio-video build, on an origin other than the server's:
+ * `sdkDir` picks the build, `host` the address (the host end of a test's veth pair is reachable
+ * from inside its network namespace, loopback is not).
+ */
+export async function startAppOrigin(opts: { sdkDir?: string; host?: string } = {}): Promise<AppOrigin> {
+  const host = opts.host ?? '127.0.0.1';
+  const sdk = fs.readFileSync(path.resolve(opts.sdkDir ?? 'node_modules/twilio-video', 'dist/twilio-video.min.js'));
   const server = http.createServer((req, res) => {
     if (req.url === '/twilio-video.min.js') {
       res.setHeader('content-type', 'application/javascript');
@@ -41,9 +51,9 @@ export async function startAppOrigin(sdkVersionDir = 'node_modules/twilio-video'
     res.setHeader('content-type', 'text/html');
     res.end('<!doctype html><html><head><title>app</title></head><body><div id="media"></div></body></html>');
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(0, host, r));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    url: `http://${host}:${(server.address() as AddressInfo).port}/`,
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections(); // keep-alive sockets from the page would hold close() open

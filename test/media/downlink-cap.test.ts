@@ -12,13 +12,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import twilio from 'twilio';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
-import { CHROMIUM_ARGS, PAGE_HELPERS } from '../helpers/browser.js';
+import { CHROMIUM_ARGS, PAGE_HELPERS, startAppOrigin, type AppOrigin } from '../helpers/browser.js';
 
 const id = process.pid % 250;
 const NS = `tv4cap${process.pid}`;
@@ -76,31 +75,8 @@ function tearDownNamespace(): void {
 const cap = () => inNs('tc', 'qdisc', 'add', 'dev', 'ifb0', 'root', 'tbf', 'rate', '300kbit', 'burst', '16kb', 'latency', '300ms');
 const uncap = () => inNs('tc', 'qdisc', 'del', 'dev', 'ifb0', 'root');
 
-/** The app page and the SDK, served on the veth's host address (reachable from both sides). */
-async function startAppOrigin(host: string): Promise<{ url: string; close(): Promise<void> }> {
-  const sdk = fs.readFileSync(path.resolve('node_modules/twilio-video/dist/twilio-video.min.js'));
-  const server = http.createServer((req, res) => {
-    if (req.url === '/twilio-video.min.js') {
-      res.setHeader('content-type', 'application/javascript');
-      res.end(sdk);
-      return;
-    }
-    res.setHeader('content-type', 'text/html');
-    res.end('<!doctype html><html><head><title>app</title></head><body></body></html>');
-  });
-  await new Promise<void>((r) => server.listen(0, host, r));
-  return {
-    url: `http://${host}:${(server.address() as { port: number }).port}/`,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
-
 let server: TestServer;
-let app: { url: string; close(): Promise<void> };
+let app: AppOrigin;
 let hostBrowser: Browser;
 let nsBrowser: Browser;
 let dir: string;
@@ -113,7 +89,7 @@ before(async () => {
   const wrapper = path.join(dir, 'chromium-in-ns');
   fs.writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${NS} /usr/bin/chromium "$@"\n`, { mode: 0o755 });
   server = await startServer('sqlite', { env: { HOST: HOST_IP, ICE_HOST_ADDRESSES: HOST_IP, ICE_ALLOWED_REMOTE_ADDRESSES: `${HOST_IP},${NS_IP},127.0.0.1` } });
-  app = await startAppOrigin(HOST_IP);
+  app = await startAppOrigin({ host: HOST_IP });
   // The app is not on a loopback origin: let it use the (fake) camera and microphone anyway.
   const args = [...CHROMIUM_ARGS, `--unsafely-treat-insecure-origin-as-secure=${app.url.replace(/\/$/, '')}`];
   hostBrowser = await chromium.launch({ executablePath: '/usr/bin/chromium', args });

@@ -29,7 +29,7 @@ for (const sdk of SDKS) {
     before(async () => {
       server = await startServer('sqlite');
       receiver = await startCallbackReceiver(server.authToken);
-      app = await startAppOrigin(sdk.dir);
+      app = await startAppOrigin({ sdkDir: sdk.dir });
       browser = await launchChromium();
       context = await browser.newContext();
       wsServer = server.url.replace('http', 'ws') + '/signaling';

@@ -5,7 +5,7 @@
 // layers a publisher encodes). See docs/twilio-signaling-protocol.md §5.
 import type { RTCDataChannel } from 'werift';
 import type { PeerTransport } from '../../media/peer-transport.js';
-import { networkQualityPayload, scoreNetworkQuality, type NqInputs, type NqResult } from '../../media/network-quality.js';
+import { NetworkQualityScorer, networkQualityPayload, readUplinkCounters, type NqInputs, type NqResult } from '../../media/network-quality.js';
 import { DEFAULT_PROFILE, isPriority, type BandwidthMode, type SubscriberProfile } from '../../media/layer-allocator.js';
 
 const SUPPORTED = ['active_speaker', 'network_quality', 'render_hints', 'track_priority', 'track_switch_off', 'publisher_hints'] as const;
@@ -28,6 +28,8 @@ export class MediaSignaling {
   private readonly channels = new Map<Channel, RTCDataChannel>();
   readonly trackPriorities = new Map<string, string | null>();
   quality: NqResult | null = null;
+  private readonly scorer = new NetworkQualityScorer();
+  private transport: PeerTransport | null = null;
   /** The subscriber's render hint for one of its remote tracks (by track SID). */
   onRenderHint: (trackSid: string, hint: RenderHint) => void = () => {};
   /** The subscriber's priority for one of its remote tracks (null: back to the publisher's). */
@@ -64,6 +66,7 @@ export class MediaSignaling {
 
   /** Creates our side of each channel (DCEP: the client learns them from `datachannel`). */
   open(transport: PeerTransport): void {
+    this.transport = transport;
     for (const name of this.requested) {
       if (this.channels.has(name)) continue;
       const channel = transport.createDataChannel(name, { ordered: true });
@@ -122,7 +125,9 @@ export class MediaSignaling {
 
   /** Every report gets a reply: the client paces its next report on it. */
   private networkQuality(inputs: NqInputs): void {
-    this.quality = scoreNetworkQuality(inputs);
+    // Completed with the server's own view of this participant's link (network-quality.ts).
+    const downlink = (this.transport?.downlink as { stats?: () => { loss?: number | null } } | null | undefined)?.stats?.().loss ?? null;
+    this.quality = this.scorer.score(inputs, readUplinkCounters(this.transport?.pc), downlink, Date.now());
     const local = Math.max(1, Math.min(3, Number(inputs.reportLevel) || 1));
     const remote = Math.max(0, Math.min(3, Number(inputs.remoteReportLevel) || 0));
     const reply: Record<string, unknown> = { type: 'network_quality', local: networkQualityPayload(this.quality, local) };
