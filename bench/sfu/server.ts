@@ -8,11 +8,23 @@ import fs from 'node:fs';
 import readline from 'node:readline';
 import { Session } from 'node:inspector';
 import { performance } from 'node:perf_hooks';
-import { loadConfig } from '../../src/config.js';
-import { createTelevisit } from '../../src/app.js';
+import { register } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { MARKER, type ServerMemory, type ServerReady, type ServerRequest, type ServerSample } from './protocol.js';
 
 const env = process.env;
+// SFU_BENCH_PEER_TRANSPORT=file.ts: the server uses that PeerTransport instead of
+// src/media/peer-transport.ts (a before/after comparison without touching src/), e.g. werift's
+// send path (the file must live inside the repository, where 'werift' resolves):
+//   git show 77f4623:src/media/peer-transport.ts | sed "s#from '\./#from '$PWD/src/media/#" > bench/results/pt-old.ts
+if (env.SFU_BENCH_PEER_TRANSPORT) {
+  const replacement = pathToFileURL(env.SFU_BENCH_PEER_TRANSPORT).href;
+  const hook = `export async function resolve(s, c, next) { const r = await next(s, c); return r.url.endsWith('/src/media/peer-transport.ts') ? { ...r, url: ${JSON.stringify(replacement)} } : r; }`;
+  register(`data:text/javascript,${encodeURIComponent(hook)}`);
+}
+console.log(`PeerTransport from ${env.SFU_BENCH_PEER_TRANSPORT ?? 'src/media/peer-transport.ts'}`);
+const { loadConfig } = await import('../../src/config.js');
+const { createTelevisit } = await import('../../src/app.js');
 const dataDir = env.SFU_BENCH_DATA_DIR;
 if (!dataDir) {
   console.error('SFU_BENCH_DATA_DIR is not set: this script is started by bench/sfu.bench.ts');

@@ -23,7 +23,9 @@ import {
   useTWCC,
 } from 'werift';
 import { TransportCcFeedback } from './rtcp/transport-cc-feedback.js';
+import { withStartBitrate } from './start-bitrate.js';
 import { twccResults, type ParsedTwcc, type TwccResult } from './downlink-estimator.js';
+import { RtpSendPath, type OutboundStream, type SenderLike } from './send-path/rtp-send-path.js';
 
 /** What the subscriber's browser says about the packets we send it (a DownlinkEstimator). */
 export interface DownlinkFeedbackSink {
@@ -39,8 +41,6 @@ export interface DownlinkFeedbackSink {
 const PACKET_OVERHEAD_BYTES = 12 + 16 + 10 + 8 + 20;
 /** What one retransmission is charged (a full video packet on the wire). */
 const RETRANSMISSION_BYTES = 1250;
-/** werift's RTCRtpSender keeps the last 128 packets sent, by sequence number modulo 128. */
-const RTP_CACHE_SIZE = 128;
 
 export interface IceSettings {
   /** Addresses announced as host candidates (others are never offered to clients). */
@@ -56,6 +56,9 @@ export type VideoCodecName = 'VP8' | 'H264';
 const TWCC_INTERVAL_MS = 50;
 /** Full Intra Request's feedback message type (RFC 5104). */
 const FIR_FMT = 4;
+
+/** Publishers start their video at this rate (kbit/s): enough for 1280x720 from the first frame (start-bitrate.ts). */
+const VIDEO_START_KBPS = 2500;
 
 export const EXT = {
   mid: 'urn:ietf:params:rtp-hdrext:sdes:mid',
@@ -91,6 +94,7 @@ export class PeerTransport {
   private twccTimer: NodeJS.Timeout | null = null;
   private lastMediaSsrc = 0;
   private sctpStarted = false;
+  private startBitrateSaid = false;
   /** Test hook: the current media path is dead until the client restarts ICE. */
   mediaPathBroken = false;
   iceRestarts = 0;
@@ -104,6 +108,9 @@ export class PeerTransport {
   downlink: DownlinkFeedbackSink | null = null;
   /** SSRCs of our senders (sections we forward on), to pick their receiver reports out. */
   private readonly ourSsrcs = new Set<number>();
+  /** Forwarded RTP goes out through our own send path (send-path/), not werift's sender. */
+  private readonly sendPath = new RtpSendPath();
+  private readonly streams = new WeakMap<RTCRtpTransceiver, OutboundStream>();
 
   /**
    * `extensionIds` come from the client's first offer: in a BUNDLE every m-section must use the
@@ -209,7 +216,9 @@ export class PeerTransport {
     (t.sender as { trackId: string }).trackId = trackId;
     t.sender.streamId = streamId;
     this.ourSsrcs.add(t.sender.ssrc);
-    this.limitRetransmissions(t);
+    const stream = this.sendPath.attach(t.sender as unknown as SenderLike);
+    this.streams.set(t, stream);
+    this.limitRetransmissions(t, stream);
     return t;
   }
 
@@ -219,38 +228,45 @@ export class PeerTransport {
     t.sender.streamIds = [];
   }
 
+  /**
+   * Sends one forwarded packet on a section of ours (addSender), through our send path: the
+   * sender's numbering, our header extensions, SRTP, the ICE-selected socket. The packet's
+   * transport-wide sequence number goes to the downlink estimator.
+   */
   sendRtp(t: RTCRtpTransceiver, rtp: RtpPacket): void {
     if (this.mediaPathBroken) return;
-    // werift numbers the packet (transport-wide sequence, for transport-cc) synchronously inside
-    // sendRtp, before its first await; a changed counter is this packet's number.
-    const dtls = t.sender.dtlsTransport as { transportSequenceNumber: number } | undefined;
-    const before = dtls?.transportSequenceNumber;
-    t.sender.sendRtp(rtp).catch(() => undefined);
-    if (this.downlink && dtls && dtls.transportSequenceNumber !== before) {
-      this.downlink.onPacketSent(dtls.transportSequenceNumber, rtp.payload.length + PACKET_OVERHEAD_BYTES, performance.now());
-    }
+    const stream = this.streams.get(t);
+    if (!stream) return;
+    const now = performance.now();
+    const twcc = this.sendPath.send(stream, rtp, now);
+    if (twcc >= 0 && this.downlink) this.downlink.onPacketSent(twcc, rtp.payload.length + PACKET_OVERHEAD_BYTES, now);
+  }
+
+  /** Packets our send path sent, and those it could not (no SRTP keys). */
+  get sendPathStats(): { sent: number; unsent: number } {
+    return { sent: this.sendPath.sent, unsent: this.sendPath.unsent };
   }
 
   /**
-   * werift resends every packet a subscriber NACKs (from its cache, on RTX) without limit; on a
-   * congested link that storm keeps it congested. NACK lists are cut to the downlink estimator's
-   * retransmission budget before werift sees them.
+   * NACKs from the subscriber are answered from our send path's history (on RTX), cut to the
+   * downlink estimator's retransmission budget: resending everything a subscriber asks for on a
+   * congested link keeps it congested. werift still counts the NACK (nackCount) and sees the
+   * packet; its own history is empty, since werift's sender sends nothing.
    */
-  private limitRetransmissions(t: RTCRtpTransceiver): void {
+  private limitRetransmissions(t: RTCRtpTransceiver, stream: OutboundStream): void {
     const sender = t.sender as unknown as { handleRtcpPacket(p: unknown): void; __limited?: boolean };
     if (sender.__limited) return;
     sender.__limited = true;
     const handle = sender.handleRtcpPacket.bind(sender);
     sender.handleRtcpPacket = (p: unknown) => {
       const fb = (p as { type?: number; feedback?: { count?: number; lost?: number[] } }).feedback;
-      const sink = this.downlink;
-      if (sink && (p as { type?: number }).type === RtcpTransportLayerFeedback.type && fb?.count === GenericNack.count && Array.isArray(fb.lost)) {
+      if ((p as { type?: number }).type === RtcpTransportLayerFeedback.type && fb?.count === GenericNack.count && Array.isArray(fb.lost)) {
+        const sink = this.downlink;
         const now = performance.now();
-        // Only packets werift still holds can be resent (its cache is emptied at every layer
+        // Only packets still in the history can be resent (it is emptied at every layer
         // switch): the budget is spent on those alone.
-        const cache = (sender as unknown as { rtpCache?: ({ header: { sequenceNumber: number } } | undefined)[] }).rtpCache ?? [];
-        const held = (seq: number) => cache[seq % RTP_CACHE_SIZE]?.header.sequenceNumber === seq;
-        fb.lost = fb.lost.filter((seq) => held(seq) && sink.allowRetransmission(RETRANSMISSION_BYTES, now));
+        fb.lost = fb.lost.filter((seq) => stream.holds(seq) && (!sink || sink.allowRetransmission(RETRANSMISSION_BYTES, now)));
+        if (!this.mediaPathBroken) for (const seq of fb.lost) this.sendPath.retransmit(stream, seq, now);
       }
       handle(p);
     };
@@ -385,8 +401,13 @@ export class PeerTransport {
 
   private async localSdp(): Promise<string> {
     await this.waitForGathering();
-    const sdp = this.pc.localDescription?.sdp ?? '';
-    return filterCandidates(sdp, this.ice.hostAddresses);
+    const sdp = filterCandidates(this.pc.localDescription?.sdp ?? '', this.ice.hostAddresses);
+    // Said once per transport, in the first description with video from the client: when a later
+    // one says it again, Chromium restarts its estimate and its encoder's resolution from there.
+    if (this.startBitrateSaid) return sdp;
+    const out = withStartBitrate(sdp, VIDEO_START_KBPS);
+    this.startBitrateSaid = out !== sdp;
+    return out;
   }
 
   private async waitForGathering(): Promise<void> {

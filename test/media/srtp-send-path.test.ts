@@ -1,0 +1,278 @@
+// Our SRTP send context and RTP send path (src/media/send-path/) against RFC 3711's test vectors,
+// an independent per-packet reference (Node's aes-128-ctr and HMAC), and werift's own SRTP
+// implementation: our protected packets must equal werift's byte for byte, and werift's
+// receiving side (libsrtp-compatible) must accept and decrypt them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
+import { RtpHeader, RtpPacket, SrtpSession } from 'werift';
+import { deriveSessionKey, RolloverCounter, SrtpSendContext, SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80, type SrtpProfile } from '../../src/media/send-path/srtp.js';
+import { HISTORY_SIZE, RtpSendPath, type DtlsTransportLike, type SenderLike } from '../../src/media/send-path/rtp-send-path.js';
+
+const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
+
+/** Writes a plaintext packet into the context's buffer and protects it. */
+function protect(ctx: SrtpSendContext, packet: Buffer, headerLength: number, roc: number): Buffer {
+  packet.copy(ctx.packetBuffer(), ctx.packetOffset);
+  return ctx.protect(headerLength, packet.length - headerLength, packet.readUInt32BE(8), packet.readUInt16BE(2), roc);
+}
+
+function weriftSessions(profile: SrtpProfile) {
+  const key = randomBytes(16);
+  const salt = randomBytes(profile === SRTP_AEAD_AES_128_GCM ? 12 : 14);
+  const other = { key: randomBytes(16), salt: randomBytes(salt.length) };
+  const sender = new SrtpSession({ keys: { localMasterKey: key, localMasterSalt: salt, remoteMasterKey: other.key, remoteMasterSalt: other.salt }, profile });
+  const receiver = new SrtpSession({ keys: { localMasterKey: other.key, localMasterSalt: other.salt, remoteMasterKey: key, remoteMasterSalt: salt }, profile });
+  return { key, salt, sender, receiver };
+}
+
+test('key derivation matches RFC 3711 appendix B.3', () => {
+  const masterKey = hex('E1F97A0D3E018BE0D64FA32C06DE4139');
+  const masterSalt = hex('0EC675AD498AFEEBB6960B3AABE6');
+  assert.equal(deriveSessionKey(masterKey, masterSalt, 0, 16).toString('hex'), 'c61e7a93744f39ee10734afe3ff7a087');
+  assert.equal(deriveSessionKey(masterKey, masterSalt, 2, 14).toString('hex'), '30cbbc08863d8c85d49db34a9ae1');
+  assert.equal(deriveSessionKey(masterKey, masterSalt, 1, 20).toString('hex'), 'cebe321f6ff7716b6fd4ab49af256a156d38baa4');
+});
+
+test('AES-CM keystream matches RFC 3711 appendix B.2', () => {
+  const ctx = new SrtpSendContext({ key: hex('2B7E151628AED2A6ABF7158809CF4F3C'), salt: hex('F0F1F2F3F4F5F6F7F8F9FAFBFCFD') }, SRTP_AES128_CM_HMAC_SHA1_80);
+  // An all-zero payload encrypts to the keystream itself (SSRC 0, ROC 0, SEQ 0).
+  const packet = Buffer.alloc(12 + 48);
+  packet[0] = 0x80;
+  const out = protect(ctx, packet, 12, 0);
+  assert.equal(out.subarray(12, 60).toString('hex'), 'e03ead0935c95e80e166b16dd92b4eb4' + 'd23513162b02d0f72a43a2fe4a5f97ab' + '41e95b3bb0a2e8dd477901e4fca894c0');
+});
+
+test('protect equals an independent per-packet AES-CTR + HMAC-SHA1 reference', () => {
+  const key = randomBytes(16);
+  const salt = randomBytes(14);
+  const auth = randomBytes(20);
+  const ctx = new SrtpSendContext({ key, salt, auth }, SRTP_AES128_CM_HMAC_SHA1_80);
+  for (const [payloadLength, seq, roc, ssrc] of [
+    [0, 1, 0, 1],
+    [1, 2, 0, 0xffffffff],
+    [15, 65535, 3, 0x12345678],
+    [16, 0, 4, 7],
+    [1187, 1234, 0xfffffffe, 0x8000_0001],
+    [1400, 9, 1, 99],
+  ] as const) {
+    const header = Buffer.alloc(20);
+    header[0] = 0x90;
+    header[1] = 96;
+    header.writeUInt16BE(seq, 2);
+    header.writeUInt32BE(123456, 4);
+    header.writeUInt32BE(ssrc, 8);
+    header.writeUInt32BE(0xbede0001, 12);
+    header.writeUInt32BE(0x10ab0000, 16);
+    const payload = randomBytes(payloadLength);
+    const out = protect(ctx, Buffer.concat([header, payload]), 20, roc);
+    const iv = Buffer.alloc(16);
+    salt.copy(iv);
+    iv.writeUInt32BE((iv.readUInt32BE(4) ^ ssrc) >>> 0, 4);
+    iv.writeUInt32BE((iv.readUInt32BE(8) ^ roc) >>> 0, 8);
+    iv.writeUInt16BE(iv.readUInt16BE(12) ^ seq, 12);
+    const enc = createCipheriv('aes-128-ctr', key, iv).update(payload);
+    const rocBytes = Buffer.alloc(4);
+    rocBytes.writeUInt32BE(roc);
+    const tag = createHmac('sha1', auth).update(header).update(enc).update(rocBytes).digest().subarray(0, 10);
+    assert.deepEqual(out, Buffer.concat([header, enc, tag]), `payload ${payloadLength}, seq ${seq}, roc ${roc}`);
+  }
+});
+
+for (const [name, profile] of [
+  ['AES_CM_128_HMAC_SHA1_80', SRTP_AES128_CM_HMAC_SHA1_80],
+  ['AEAD_AES_128_GCM', SRTP_AEAD_AES_128_GCM],
+] as const) {
+  test(`${name}: byte for byte what werift's SRTP makes, across a sequence-number wrap, and werift decrypts it`, () => {
+    const { key, salt, sender, receiver } = weriftSessions(profile);
+    const ctx = new SrtpSendContext(key, salt, profile);
+    const roc = new RolloverCounter();
+    const ssrc = 0xdeadbeef;
+    let seq = 65530;
+    for (let i = 0; i < 20; i++, seq = (seq + 1) & 0xffff) {
+      const payload = randomBytes(i === 3 ? 0 : 50 + i * 60);
+      const header = new RtpHeader({ payloadType: 96, marker: i % 4 === 0, sequenceNumber: seq, timestamp: 1000 * i, ssrc, extensions: [{ id: 3, payload: Buffer.from([0, i]) }, { id: 4, payload: Buffer.from('1') }] });
+      const plain = new RtpPacket(header, payload).serialize();
+      const ours = protect(ctx, plain, header.serializeSize, roc.next(seq));
+      const theirs = sender.encrypt(payload, header);
+      assert.deepEqual(ours, theirs, `packet ${i} (seq ${seq})`);
+      assert.deepEqual(receiver.decrypt(ours), plain, `werift decrypts packet ${i}`);
+    }
+  });
+}
+
+test('a tampered packet is refused by werift (the tag covers header and payload)', () => {
+  const { key, salt, receiver } = weriftSessions(SRTP_AES128_CM_HMAC_SHA1_80);
+  const ctx = new SrtpSendContext(key, salt, SRTP_AES128_CM_HMAC_SHA1_80);
+  const plain = new RtpPacket(new RtpHeader({ payloadType: 111, sequenceNumber: 5, timestamp: 9, ssrc: 42 }), randomBytes(100)).serialize();
+  const out = protect(ctx, plain, 12, 0);
+  out[20]! ^= 1;
+  assert.throws(() => receiver.decrypt(out));
+});
+
+test('rollover counter: wraps forward, keeps the old ROC for late packets from before the wrap', () => {
+  const r = new RolloverCounter();
+  assert.equal(r.next(65000), 0);
+  assert.equal(r.next(65535), 0);
+  assert.equal(r.next(2), 1, 'wrapped');
+  assert.equal(r.next(65534), 0, 'a late packet from before the wrap');
+  assert.equal(r.next(3), 1);
+  assert.equal(r.next(40000), 0, 'more than half the space ahead is read as late (RFC 3711 §3.3.1)');
+  assert.equal(r.next(20000), 1);
+  assert.equal(r.next(40000), 1);
+  assert.equal(r.next(60000), 1);
+  assert.equal(r.next(10), 2, 'wrapped again');
+  r.reset();
+  assert.equal(r.next(30000), 0);
+});
+
+// ------------------------------------------------------------------ the send path, with fake werift objects
+
+const EXTENSIONS = [
+  { uri: 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01', id: 3 },
+  { uri: 'urn:ietf:params:rtp-hdrext:sdes:mid', id: 4 },
+  { uri: 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time', id: 2 },
+  { uri: 'urn:ietf:params:rtp-hdrext:ssrc-audio-level', id: 1 },
+];
+
+function fakeSender(profile: SrtpProfile = SRTP_AES128_CM_HMAC_SHA1_80) {
+  const { key, salt, receiver } = weriftSessions(profile);
+  const wire: Buffer[] = [];
+  const pair = { protocol: { type: 'stun', transport: { type: 'udp', closed: false, socket: { send: (b: Buffer) => wire.push(b) } } }, remoteAddr: ['127.0.0.1', 5000] as [string, number], packetsSent: 0, bytesSent: 0 };
+  const dtls: DtlsTransportLike = {
+    state: 'connected',
+    srtp: { config: { keys: { localMasterKey: key, localMasterSalt: salt }, profile } },
+    transportSequenceNumber: 100,
+    bytesSent: 0,
+    packetsSent: 0,
+    iceTransport: { connection: { nominated: pair as never, canSendApplicationData: () => true, send: async () => undefined } },
+  };
+  let rtcpStarted = 0;
+  const sender = {
+    ssrc: 0x11111111,
+    rtxSsrc: 0x22222222,
+    stopped: false,
+    codec: { payloadType: 96 },
+    rtxPayloadType: 97,
+    rtxSequenceNumber: 65535,
+    mid: '2',
+    headerExtensions: EXTENSIONS,
+    dtlsTransport: dtls,
+    packetCount: 0,
+    octetCount: 0,
+    headerBytesSent: 0,
+    rtpTimestamp: 0,
+    ntpTimestamp: 0n,
+    retransmittedPacketsSent: 0,
+    retransmittedBytesSent: 0,
+    rtcpRunning: false,
+    runRtcp: async () => {
+      rtcpStarted++;
+    },
+    replaceRTP: (_header: unknown, _discontinuity?: boolean, _step?: number) => undefined,
+  };
+  return { sender, dtls, pair, wire, receiver, rtcpStarted: () => rtcpStarted };
+}
+
+const incoming = (seq: number, ts: number, payload: Buffer, marker = false) => new RtpPacket(new RtpHeader({ payloadType: 100, marker, sequenceNumber: seq, timestamp: ts, ssrc: 0xabc, extensions: [] }), payload);
+
+test('send path: header rewritten, our extensions, transport-wide numbering, counters, and werift decrypts it', () => {
+  const f = fakeSender();
+  const path = new RtpSendPath();
+  const stream = path.attach(f.sender as unknown as SenderLike);
+  const payloads = [randomBytes(1100), randomBytes(900), randomBytes(30)];
+  const twcc = payloads.map((p, i) => path.send(stream, incoming(500 + i, 90_000 + i * 3000, p, i === 1), 1000 + i));
+  assert.deepEqual(twcc, [101, 102, 103]);
+  assert.equal(f.dtls.transportSequenceNumber, 103);
+  assert.equal(f.wire.length, 3);
+  f.wire.forEach((w, i) => {
+    const rtp = RtpPacket.deSerialize(f.receiver.decrypt(w));
+    assert.equal(rtp.header.ssrc, 0x11111111);
+    assert.equal(rtp.header.payloadType, 96);
+    assert.equal(rtp.header.sequenceNumber, 500 + i, 'no offset before a switch (as werift)');
+    assert.equal(rtp.header.timestamp, 90_000 + i * 3000);
+    assert.equal(rtp.header.marker, i === 1);
+    assert.equal(rtp.header.padding, false);
+    assert.deepEqual(rtp.payload, payloads[i]);
+    // Extensions sorted by id; audio level (nothing to say) left out.
+    assert.deepEqual(rtp.header.extensions.map((e) => e.id), [2, 3, 4]);
+    assert.equal(rtp.header.extensions[1]!.payload.readUInt16BE(0), 101 + i);
+    assert.equal(rtp.header.extensions[2]!.payload.toString(), '2');
+  });
+  assert.equal(f.sender.packetCount, 3);
+  assert.equal(f.sender.octetCount, 2030);
+  assert.equal(f.sender.rtpTimestamp, 96_000);
+  assert.equal(f.dtls.packetsSent, 3);
+  assert.equal(f.pair.packetsSent, 3);
+  assert.equal(f.rtcpStarted(), 1, 'werift sends sender reports once packets flow');
+  // The sender report's NTP time is the wall clock of the last packet sent.
+  const ntp = (f.sender as unknown as { ntpTimestamp: bigint }).ntpTimestamp;
+  const ms = (Number(ntp >> 32n) - 2_208_988_800) * 1000 + (Number(ntp & 0xffffffffn) / 2 ** 32) * 1000;
+  assert.ok(Math.abs(ms - (performance.timeOrigin + 1002)) < 1, `NTP ${ms} vs ${performance.timeOrigin + 1002}`);
+});
+
+test('send path: a source switch continues sequence numbers and timestamps (replaceRTP)', () => {
+  const f = fakeSender();
+  const path = new RtpSendPath();
+  const stream = path.attach(f.sender as unknown as SenderLike);
+  path.send(stream, incoming(10, 1000, randomBytes(10)), 0);
+  path.send(stream, incoming(11, 4000, randomBytes(10)), 0);
+  f.sender.replaceRTP(null, true, 2700); // what the forwarder calls at a layer switch
+  path.send(stream, incoming(60000, 777_777, randomBytes(10)), 0);
+  path.send(stream, incoming(60001, 780_777, randomBytes(10)), 0);
+  const got = f.wire.map((w) => RtpPacket.deSerialize(f.receiver.decrypt(w)).header);
+  assert.deepEqual(got.map((h) => h.sequenceNumber), [10, 11, 12, 13]);
+  assert.deepEqual(got.map((h) => h.timestamp), [1000, 4000, 6700, 9700]);
+});
+
+test('send path: NACKed packets are resent on RTX with the original sequence number first', () => {
+  const f = fakeSender();
+  const path = new RtpSendPath();
+  const stream = path.attach(f.sender as unknown as SenderLike);
+  const payloads = Array.from({ length: 5 }, () => randomBytes(200));
+  payloads.forEach((p, i) => path.send(stream, incoming(65533 + i, 3000 * i, p, i === 2), 0)); // wraps
+  assert.ok(stream.holds(0) && stream.holds(65535) && !stream.holds(5));
+  assert.equal(path.retransmit(stream, 65535, 0), 202);
+  assert.equal(path.retransmit(stream, 0, 0), 202);
+  assert.equal(path.retransmit(stream, 7, 0), 0, 'not in the history');
+  const rtx = f.wire.slice(5).map((w) => RtpPacket.deSerialize(f.receiver.decrypt(w)));
+  assert.equal(rtx.length, 2);
+  assert.deepEqual(rtx.map((r) => r.header.ssrc), [0x22222222, 0x22222222]);
+  assert.deepEqual(rtx.map((r) => r.header.payloadType), [97, 97]);
+  assert.deepEqual(rtx.map((r) => r.header.sequenceNumber), [65535, 0], 'RTX numbering wraps too');
+  assert.deepEqual(rtx.map((r) => r.payload.readUInt16BE(0)), [65535, 0]);
+  assert.deepEqual(rtx[0]!.payload.subarray(2), payloads[2]);
+  assert.equal(rtx[0]!.header.marker, true);
+  assert.equal(rtx[0]!.header.timestamp, 6000);
+  assert.equal(rtx[0]!.header.extensions.find((e) => e.id === 3)!.payload.readUInt16BE(0), 103, "the original's transport-wide number, as werift did");
+  assert.equal(f.sender.retransmittedPacketsSent, 2);
+  assert.equal(f.sender.packetCount, 5, 'retransmissions are not counted as new packets');
+  // A switch empties the history.
+  f.sender.replaceRTP(null, true, 1);
+  assert.equal(path.retransmit(stream, 0, 0), 0);
+  assert.ok(HISTORY_SIZE >= 128);
+});
+
+test('send path: GCM-protected packets decrypt in werift', () => {
+  const f = fakeSender(SRTP_AEAD_AES_128_GCM);
+  const path = new RtpSendPath();
+  const stream = path.attach(f.sender as unknown as SenderLike);
+  const payload = randomBytes(1000);
+  path.send(stream, incoming(1, 2, payload), 0);
+  assert.deepEqual(RtpPacket.deSerialize(f.receiver.decrypt(f.wire[0]!)).payload, payload);
+});
+
+test('send path: nothing is sent before DTLS is up or without keys', () => {
+  const f = fakeSender();
+  const path = new RtpSendPath();
+  const stream = path.attach(f.sender as unknown as SenderLike);
+  f.dtls.state = 'connecting';
+  assert.equal(path.send(stream, incoming(1, 2, randomBytes(10)), 0), -2);
+  f.dtls.state = 'connected';
+  const srtp = f.dtls.srtp;
+  f.dtls.srtp = undefined;
+  assert.equal(path.send(stream, incoming(1, 2, randomBytes(10)), 0), -2);
+  f.dtls.srtp = srtp;
+  assert.equal(path.send(stream, incoming(1, 2, randomBytes(10)), 0), 101);
+  assert.equal(f.wire.length, 1);
+});
