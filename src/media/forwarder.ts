@@ -49,6 +49,11 @@ export class Forwarder {
   private lastSentAt = 0;
 
   private readonly sender: { canSendRtp(): boolean };
+  /**
+   * Minimum playout delay to ask the subscriber for (ms; 0 = none): set when the publisher is far
+   * away, so that a packet it lost and resent still arrives before the subscriber plays its frame.
+   */
+  playoutDelayMs = 0;
 
   constructor(
     private readonly track: PublishedMedia,
@@ -210,7 +215,7 @@ export class Forwarder {
     }
     this.forwarded++;
     this.lastSentAt = Date.now();
-    this.transport.sendRtp(this.transceiver, rtp);
+    this.transport.sendRtp(this.transceiver, rtp, this.playoutDelayMs);
   }
 
   stats() {
@@ -225,6 +230,7 @@ export class Forwarder {
       hiddenBySubscriber: this.paused,
       offForBandwidth: this.budgetOff,
       subscriberPriority: this.subscriberPriority,
+      playoutDelayMs: this.playoutDelayMs,
       switches: this.switches,
       /** Time from the last switch decision to the first forwarded packet of the new layer. */
       lastSwitchMs: this.lastSwitchMs,

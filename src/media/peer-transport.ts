@@ -54,6 +54,10 @@ export interface IceSettings {
 export type VideoCodecName = 'VP8' | 'H264';
 
 const TWCC_INTERVAL_MS = 50;
+/** Round-trip samples are kept this long (ms). */
+const RTT_WINDOW_MS = 5000;
+/** Seconds from the NTP epoch (1900) to the Unix epoch (1970). */
+const NTP_UNIX_OFFSET_S = 2_208_988_800;
 /** Full Intra Request's feedback message type (RFC 5104). */
 const FIR_FMT = 4;
 
@@ -65,6 +69,7 @@ export const EXT = {
   audioLevel: 'urn:ietf:params:rtp-hdrext:ssrc-audio-level',
   absSendTime: 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time',
   twcc: 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01',
+  playoutDelay: 'http://www.webrtc.org/experiments/rtp-hdrext/playout-delay',
 };
 
 function codecs(video: VideoCodecName[]) {
@@ -141,7 +146,7 @@ export class PeerTransport {
       headerExtensions: {
         // Fallbacks are Chromium's own numbering.
         audio: [ext(EXT.audioLevel, 1), ext(EXT.twcc, 3), ext(EXT.mid, 4)],
-        video: [ext(EXT.absSendTime, 2), ext(EXT.twcc, 3), ext(EXT.mid, 4)],
+        video: [ext(EXT.absSendTime, 2), ext(EXT.twcc, 3), ext(EXT.mid, 4), ext(EXT.playoutDelay, 12)],
       },
     });
     // werift numbers extensions 1..n itself; BUNDLE needs the client's ids, so set them after.
@@ -233,13 +238,35 @@ export class PeerTransport {
    * sender's numbering, our header extensions, SRTP, the ICE-selected socket. The packet's
    * transport-wide sequence number goes to the downlink estimator.
    */
-  sendRtp(t: RTCRtpTransceiver, rtp: RtpPacket): void {
+  sendRtp(t: RTCRtpTransceiver, rtp: RtpPacket, playoutDelayMs = 0): void {
     if (this.mediaPathBroken) return;
     const stream = this.streams.get(t);
     if (!stream) return;
+    stream.playoutDelayMs = playoutDelayMs;
     const now = performance.now();
     const twcc = this.sendPath.send(stream, rtp, now);
     if (twcc >= 0 && this.downlink) this.downlink.onPacketSent(twcc, rtp.payload.length + PACKET_OVERHEAD_BYTES, now);
+  }
+
+  /**
+   * The round trip to this participant (ms), from its receiver reports about our streams (RFC 3550
+   * 6.4.1: arrival − LSR − DLSR), the lowest over the last RTT_WINDOW_MS: our sender reports are
+   * stamped with the time of the stream's last packet, not their own, which only ever adds to a
+   * sample. null until a report came.
+   */
+  get roundTripMs(): number | null {
+    return this.rttSamples.length === 0 ? null : Math.min(...this.rttSamples.map((x) => x.ms));
+  }
+
+  private readonly rttSamples: { at: number; ms: number }[] = [];
+
+  private onRoundTrip(lsr: number, dlsr: number, now: number): void {
+    // The middle 32 bits of the NTP time now, in 1/65536 s.
+    const ntpMiddle = Math.floor(((performance.timeOrigin + now) / 1000 + NTP_UNIX_OFFSET_S) * 65536) >>> 0;
+    const rtt = (((ntpMiddle - lsr - dlsr) >>> 0) / 65536) * 1000;
+    if (!(rtt >= 0 && rtt < 10_000)) return;
+    this.rttSamples.push({ at: now, ms: rtt });
+    while (this.rttSamples.length > 0 && now - this.rttSamples[0]!.at > RTT_WINDOW_MS) this.rttSamples.shift();
   }
 
   /** Packets our send path sent, and those it could not (no SRTP keys). */
@@ -325,7 +352,9 @@ export class PeerTransport {
           if (!sink) return;
           const now = performance.now();
           for (const r of (rtcp as RtcpRrPacket).reports) {
-            if (this.ourSsrcs.has(r.ssrc)) sink.onReceiverReport(r.ssrc, r.fractionLost / 256, r.highestSequence, now);
+            if (!this.ourSsrcs.has(r.ssrc)) continue;
+            sink.onReceiverReport(r.ssrc, r.fractionLost / 256, r.highestSequence, now);
+            if (r.lsr !== 0) this.onRoundTrip(r.lsr, r.dlsr, now);
           }
           return;
         }

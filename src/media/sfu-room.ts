@@ -87,6 +87,11 @@ const NACK_INTERVAL_MS = 20;
 const SPEAKER_DECISION_MS = 200;
 /** How often layer bitrates are measured and layers allocated. */
 export const ALLOCATION_INTERVAL_MS = 250;
+/** A publisher this far (round trip, ms) or farther gets a playout delay at its subscribers. */
+const FAR_PUBLISHER_RTT_MS = 80;
+/** The delay asked for: the publisher's round trip plus this (detection, NACK, forwarding). */
+const PLAYOUT_DELAY_MARGIN_MS = 60;
+const MAX_PLAYOUT_DELAY_MS = 600;
 /** Bitrates are measured over this rolling window ... */
 const RATE_WINDOW_MS = 1000;
 /** ... and smoothed with this time constant. */
@@ -393,6 +398,7 @@ export class SfuRoom {
     return [...this.peers].map(([sid, p]) => ({
       subscriber: sid,
       ...p.downlink.stats(),
+      roundTripMs: p.transport.roundTripMs,
       budget: p.last ? Math.round(p.last.budget) : null,
       allocated: p.last ? Math.round(p.last.used) : null,
       audioReserve: p.last ? Math.round(p.last.audio) : null,
@@ -417,6 +423,19 @@ export class SfuRoom {
     const perf = tick ? performance.now() : undefined;
     for (const [sid, peer] of this.peers) this.allocateFor(sid, peer, now, perf);
     for (const track of this.tracks.values()) this.publisherHints(track, now);
+    if (tick) for (const track of this.tracks.values()) this.playoutDelay(track);
+  }
+
+  /**
+   * A far publisher's lost packets are resent a round trip later; a subscriber near us would play
+   * the frame before the repair arrives and freeze. Its video then asks subscribers to hold frames
+   * about that long (the playout-delay header extension), and no longer once the publisher is near.
+   */
+  private playoutDelay(track: PublishedMedia): void {
+    if (track.kind !== 'video') return;
+    const rtt = this.peers.get(track.publisherSid)?.transport.roundTripMs ?? null;
+    const delay = rtt !== null && rtt >= FAR_PUBLISHER_RTT_MS ? Math.min(MAX_PLAYOUT_DELAY_MS, Math.round(rtt + PLAYOUT_DELAY_MARGIN_MS)) : 0;
+    for (const f of track.forwarders.values()) f.playoutDelayMs = delay;
   }
 
   /**

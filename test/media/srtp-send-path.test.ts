@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import { RtpHeader, RtpPacket, SrtpSession } from 'werift';
 import { deriveSessionKey, RolloverCounter, SrtpSendContext, SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80, type SrtpProfile } from '../../src/media/send-path/srtp.js';
-import { HISTORY_SIZE, RtpSendPath, type DtlsTransportLike, type SenderLike } from '../../src/media/send-path/rtp-send-path.js';
+import { ExtensionLayout, HISTORY_SIZE, RtpSendPath, URI_PLAYOUT_DELAY, type DtlsTransportLike, type SenderLike } from '../../src/media/send-path/rtp-send-path.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -275,4 +275,20 @@ test('send path: nothing is sent before DTLS is up or without keys', () => {
   f.dtls.srtp = srtp;
   assert.equal(path.send(stream, incoming(1, 2, randomBytes(10)), 0), 101);
   assert.equal(f.wire.length, 1);
+});
+
+test('a far publisher\'s video carries the playout-delay extension (min, max in 10 ms units); none when the delay is 0', () => {
+  const exts = [
+    { uri: 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01', id: 3 },
+    { uri: URI_PLAYOUT_DELAY, id: 12 },
+  ];
+  const near = new ExtensionLayout(exts, undefined, undefined, undefined, 0);
+  assert.equal(near.bytes.indexOf(Buffer.from([(12 << 4) | 2])), -1, 'no playout-delay element');
+  const far = new ExtensionLayout(exts, undefined, undefined, undefined, 260);
+  const at = far.bytes.indexOf(Buffer.from([(12 << 4) | 2]), 4);
+  assert.ok(at > 0, 'a 3-byte element with id 12');
+  // min 26 (260 ms), max 100 (1 s): 0x01A, 0x064 packed into 24 bits.
+  assert.deepEqual([...far.bytes.subarray(at + 1, at + 4)], [0x01, 0xa0, 0x64]);
+  assert.equal(far.bytes.readUInt16BE(0), 0xbede);
+  assert.equal(far.bytes.length % 4, 0, 'padded to 32 bits');
 });

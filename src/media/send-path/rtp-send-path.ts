@@ -25,6 +25,9 @@ const URI_MID = 'urn:ietf:params:rtp-hdrext:sdes:mid';
 const URI_RID = 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id';
 const URI_RRID = 'urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id';
 const URI_TWCC = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01';
+export const URI_PLAYOUT_DELAY = 'http://www.webrtc.org/experiments/rtp-hdrext/playout-delay';
+/** The playout delay's upper bound we state (ms): the receiver's jitter buffer may grow up to it. */
+const PLAYOUT_DELAY_MAX_MS = 1000;
 const URI_ABS_SEND_TIME = 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time';
 
 /** Packets kept per sender for retransmission, by sequence number modulo this (werift kept 128). */
@@ -84,7 +87,7 @@ export interface SenderLike {
 // ------------------------------------------------------------------ header extensions
 
 /** Our one-byte header extension block (RFC 8285) for one sender, with where the per-packet values go. */
-class ExtensionLayout {
+export class ExtensionLayout {
   /** 0xBEDE, length, elements, padding; empty when there are no extensions. */
   readonly bytes: Buffer;
   /** Offsets (from the start of the block) of the transport-wide sequence number and abs-send-time; -1 = absent. */
@@ -96,6 +99,8 @@ class ExtensionLayout {
     readonly mid: string | undefined,
     rid: string | undefined,
     rrid: string | undefined,
+    /** A minimum playout delay to ask the receiver for (ms); 0 = none (the extension is left out). */
+    readonly playoutDelayMs = 0,
   ) {
     const elements: { id: number; payload: Buffer; kind: 'twcc' | 'abs' | 'fixed' }[] = [];
     for (const e of source) {
@@ -107,6 +112,12 @@ class ExtensionLayout {
       else if (e.uri === URI_RRID && rrid) payload = Buffer.from(rrid, 'ascii');
       else if (e.uri === URI_TWCC) ((payload = Buffer.alloc(2)), (kind = 'twcc'));
       else if (e.uri === URI_ABS_SEND_TIME) ((payload = Buffer.alloc(3)), (kind = 'abs'));
+      else if (e.uri === URI_PLAYOUT_DELAY && playoutDelayMs > 0) {
+        // 12 bits each, in 10 ms units: minimum, maximum.
+        const min = Math.min(4095, Math.round(playoutDelayMs / 10));
+        const max = Math.max(min, Math.min(4095, Math.round(PLAYOUT_DELAY_MAX_MS / 10)));
+        payload = Buffer.from([min >> 4, ((min & 0xf) << 4) | (max >> 8), max & 0xff]);
+      }
       if (payload && payload.length >= 1 && payload.length <= 16) elements.push({ id: e.id, payload, kind });
     }
     elements.sort((a, b) => a.id - b.id);
@@ -153,6 +164,8 @@ export class OutboundStream {
   /** The SRTP context the counters above belong to (new keys: start again at ROC 0). */
   context: SrtpSendContext | null = null;
   layout: ExtensionLayout | null = null;
+  /** Minimum playout delay to ask the subscriber for (ms), set per packet by the forwarder; 0 = none. */
+  playoutDelayMs = 0;
   // History, by output sequence number modulo HISTORY_SIZE.
   private readonly histSeq = new Int32Array(HISTORY_SIZE).fill(-1);
   private readonly histTs = new Uint32Array(HISTORY_SIZE);
@@ -333,8 +346,8 @@ export class RtpSendPath {
   private layoutFor(stream: OutboundStream): ExtensionLayout {
     const s = stream.sender;
     const l = stream.layout;
-    if (l && l.source === s.headerExtensions && l.mid === s.mid) return l;
-    return (stream.layout = new ExtensionLayout(s.headerExtensions, s.mid, s.rtpStreamId, s.repairedRtpStreamId));
+    if (l && l.source === s.headerExtensions && l.mid === s.mid && l.playoutDelayMs === stream.playoutDelayMs) return l;
+    return (stream.layout = new ExtensionLayout(s.headerExtensions, s.mid, s.rtpStreamId, s.repairedRtpStreamId, stream.playoutDelayMs));
   }
 
   /** Writes the packet into the context's buffer and protects it; null if it does not fit. */
