@@ -64,7 +64,12 @@ test('dominantSpeakerChanged names the one who speaks; network quality levels ar
     await waitFor('dominantSpeakerChanged to the speaker', async () => {
       const ev = (await page.evaluate(() => (window as any).tv.events)) as { type: string; identity: string | null }[];
       return ev.some((e) => e.type === 'dominantSpeakerChanged' && e.identity === 'speaker');
-    }, 15_000);
+    }, 15_000).catch(async (err: Error) => {
+      // What the server decided and forwarded, and what the page saw, for the failure message.
+      const events = (await page.evaluate(() => (window as any).tv.events)) as { type: string }[];
+      const rooms = server.tv.signaling.mediaStats().map((r) => ({ tracks: r.tracks.filter((t) => t.kind === 'audio').map((t) => ({ publisher: t.publisher, packets: t.layerPackets, forwarders: t.forwarders.map((f) => f.forwarded) })) }));
+      throw new Error(`${err.message}: page events ${JSON.stringify(events.map((e) => e.type))}; server ${JSON.stringify(rooms)}`);
+    });
   }
   const took = Date.now() - joinedAt;
   const ev = (await listener1.evaluate(() => (window as any).tv.events)) as { type: string; identity: string | null }[];

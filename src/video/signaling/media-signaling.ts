@@ -72,6 +72,10 @@ export class MediaSignaling {
       const channel = transport.createDataChannel(name, { ordered: true });
       this.channels.set(name, channel);
       channel.onMessage.subscribe((data) => this.receive(name, data));
+      // What was decided while the channel was still opening was dropped by send(): say it now.
+      channel.stateChanged.subscribe((state) => {
+        if (state === 'open') this.resendState(name);
+      });
     }
   }
 
@@ -102,13 +106,7 @@ export class MediaSignaling {
       return; // garbage on a media-signaling channel is ignored
     }
     if (msg.type === 'ready') {
-      if (name === 'active_speaker') {
-        const current = this.room.dominantSpeaker();
-        if (current) this.activeSpeaker(current);
-      } else if (name === 'track_switch_off' && this.switchedOffTracks.size > 0) {
-        // A switch-off decided before the channel was open would otherwise never reach the client.
-        this.send('track_switch_off', { type: 'track_switch_off', off: [...this.switchedOffTracks] });
-      }
+      this.resendState(name);
       return;
     }
     if (name === 'network_quality' && msg.type === 'network_quality') this.networkQuality(msg as NqInputs);
@@ -120,6 +118,20 @@ export class MediaSignaling {
       const priority = typeof msg.subscribe === 'string' ? msg.subscribe : null;
       this.trackPriorities.set(msg.track, priority);
       this.onTrackPriority(msg.track, priority);
+    }
+  }
+
+  /**
+   * The state a channel carries, said again (when it opens, and when the client says it is
+   * ready): the current dominant speaker, the tracks switched off. Decided before the channel was
+   * open, it would otherwise never reach the client.
+   */
+  private resendState(name: Channel): void {
+    if (name === 'active_speaker') {
+      const current = this.room.dominantSpeaker();
+      if (current) this.activeSpeaker(current);
+    } else if (name === 'track_switch_off' && this.switchedOffTracks.size > 0) {
+      this.send('track_switch_off', { type: 'track_switch_off', off: [...this.switchedOffTracks] });
     }
   }
 
