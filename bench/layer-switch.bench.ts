@@ -22,9 +22,8 @@ import { performance } from 'node:perf_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import twilio from 'twilio';
 import { startServer } from '../test/helpers/server.js';
-import { launchChromium, openAppPage, PAGE_HELPERS, startAppOrigin } from '../test/helpers/browser.js';
+import { ADAPTIVE_3PLUS_MANUAL, connectInPage, launchChromium, startAppOrigin } from '../test/helpers/browser.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = path.join(ROOT, 'bench/results/layer-switch.json');
@@ -57,26 +56,8 @@ const server = await startServer('sqlite');
 const app = await startAppOrigin();
 const browser = await launchChromium();
 try {
-  const wsServer = server.url.replace('http', 'ws') + '/signaling';
-  const options = {
-    name: 'layer-switch',
-    wsServer,
-    insights: false,
-    audio: true,
-    video: { width: 1280, height: 720, frameRate: 24 },
-    preferredVideoCodecs: 'auto',
-    bandwidthProfile: { video: { mode: 'collaboration', dominantSpeakerPriority: 'high', contentPreferencesMode: 'manual', clientTrackSwitchOffControl: 'manual' } },
-    dominantSpeaker: true,
-    networkQuality: { local: 1, remote: 1 },
-  };
-  const join = async (identity: string, extra: Record<string, unknown>) => {
-    const t = new twilio.jwt.AccessToken(server.accountSid, server.apiKey, server.apiSecret, { identity });
-    t.addGrant(new twilio.jwt.AccessToken.VideoGrant({}));
-    const page = await openAppPage(await browser.newContext(), app.url);
-    await page.evaluate(PAGE_HELPERS);
-    await page.evaluate(([tok, o]) => (window as any).tv.connect(tok, o), [t.toJwt(), { ...options, ...extra }] as const);
-    return page;
-  };
+  const options = { ...ADAPTIVE_3PLUS_MANUAL, name: 'layer-switch' };
+  const join = (identity: string, extra: Record<string, unknown>) => connectInPage(browser, server, app.url, identity, { ...options, ...extra });
   await join('publisher', {});
   const viewer = await join('viewer', { video: false });
   const live = () => [...(server.tv.signaling as unknown as { liveRooms: Map<string, { live: { sfu: import('../src/media/sfu-room.js').SfuRoom; sessions: Map<string, { identity: string; participantSid: string }> } }> }).liveRooms.values()][0]!.live;

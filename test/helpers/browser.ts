@@ -4,7 +4,9 @@ import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import twilio from 'twilio';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { TestServer } from './server.js';
 
 export const CHROMIUM_ARGS = [
   '--headless=new',
@@ -216,4 +218,28 @@ export async function startBrowserFixture(serverOptions: import('./server.js').T
       await server.stop();
     },
   };
+}
+
+/**
+ * The seed's 3+ options with adaptive simulcast (real 320x180 / 640x360 / 1280x720 layers, see
+ * layer-selection.test.ts) and manual render hints, so a test decides what each viewer asks for.
+ */
+export const ADAPTIVE_3PLUS_MANUAL = {
+  audio: true,
+  video: { width: 1280, height: 720, frameRate: 24 },
+  preferredVideoCodecs: 'auto',
+  bandwidthProfile: { video: { mode: 'collaboration', dominantSpeakerPriority: 'high', contentPreferencesMode: 'manual', clientTrackSwitchOffControl: 'manual' } },
+  dominantSpeaker: true,
+  networkQuality: { local: 1, remote: 1 },
+};
+
+/** A new page of the app origin in its own context, connected as `identity` with `options` (a room-wide token). */
+export async function connectInPage(browser: Browser, server: TestServer, appUrl: string, identity: string, options: Record<string, unknown>): Promise<Page> {
+  const t = new twilio.jwt.AccessToken(server.accountSid, server.apiKey, server.apiSecret, { identity });
+  t.addGrant(new twilio.jwt.AccessToken.VideoGrant({}));
+  const page = await openAppPage(await browser.newContext(), appUrl);
+  await page.evaluate(PAGE_HELPERS);
+  const wsServer = server.url.replace('http', 'ws') + '/signaling';
+  await page.evaluate(([tok, o]) => (window as any).tv.connect(tok, o), [t.toJwt(), { wsServer, insights: false, ...options }] as const);
+  return page;
 }

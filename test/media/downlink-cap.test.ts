@@ -14,10 +14,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import twilio from 'twilio';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
-import { CHROMIUM_ARGS, PAGE_HELPERS, startAppOrigin, type AppOrigin } from '../helpers/browser.js';
+import { ADAPTIVE_3PLUS_MANUAL, type AppOrigin, CHROMIUM_ARGS, connectInPage, startAppOrigin } from '../helpers/browser.js';
 
 const id = process.pid % 250;
 const NS = `tv4cap${process.pid}`;
@@ -105,28 +104,9 @@ after(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const OPTIONS = {
-  name: 'capped-room',
-  audio: true,
-  video: { width: 1280, height: 720, frameRate: 24 },
-  // Adaptive simulcast: real 320x180 / 640x360 / 1280x720 layers (see layer-selection.test.ts).
-  preferredVideoCodecs: 'auto',
-  bandwidthProfile: { video: { mode: 'collaboration', dominantSpeakerPriority: 'high', contentPreferencesMode: 'manual', clientTrackSwitchOffControl: 'manual' } },
-  dominantSpeaker: true,
-  networkQuality: { local: 1, remote: 1 },
-};
+const OPTIONS = { ...ADAPTIVE_3PLUS_MANUAL, name: 'capped-room' };
 
-async function join(browser: Browser, identity: string, extra: Record<string, unknown> = {}): Promise<Page> {
-  const t = new twilio.jwt.AccessToken(server.accountSid, server.apiKey, server.apiSecret, { identity });
-  t.addGrant(new twilio.jwt.AccessToken.VideoGrant({}));
-  const page = await (await browser.newContext()).newPage();
-  await page.goto(app.url);
-  await page.addScriptTag({ url: app.url + 'twilio-video.min.js' });
-  await page.evaluate(PAGE_HELPERS);
-  const wsServer = server.url.replace('http', 'ws') + '/signaling';
-  await page.evaluate(([tok, o]) => (window as any).tv.connect(tok, o), [t.toJwt(), { ...OPTIONS, ...extra, wsServer, insights: false }] as const);
-  return page;
-}
+const join = (browser: Browser, identity: string, extra: Record<string, unknown> = {}): Promise<Page> => connectInPage(browser, server, app.url, identity, { ...OPTIONS, ...extra });
 
 /** The subscriber's inbound video: frames decoded, freezes (count, seconds), size. */
 const inbound = (page: Page): Promise<{ frames: number; freezes: number; freezeSeconds: number; height: number; packets: number; plis: number; nacks: number; keyframes: number }> =>

@@ -27,10 +27,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import twilio from 'twilio';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
-import { CHROMIUM_ARGS, openAppPage, PAGE_HELPERS, startAppOrigin, type AppOrigin } from '../helpers/browser.js';
+import { ADAPTIVE_3PLUS_MANUAL, type AppOrigin, CHROMIUM_ARGS, connectInPage, startAppOrigin } from '../helpers/browser.js';
 import { check as checkLossyLink, LossyLink, type LinkStats } from '../helpers/lossy-link.js';
 import { writeVoiceWav } from '../helpers/wav.js';
 import { MediaSignaling } from '../../src/video/signaling/media-signaling.js';
@@ -103,26 +102,9 @@ after(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const OPTIONS = {
-  name: 'lossy-room',
-  audio: true,
-  video: { width: 1280, height: 720, frameRate: 24 },
-  // Adaptive simulcast: real 320x180 / 640x360 / 1280x720 layers (see layer-selection.test.ts).
-  preferredVideoCodecs: 'auto',
-  bandwidthProfile: { video: { mode: 'collaboration', dominantSpeakerPriority: 'high', contentPreferencesMode: 'manual', clientTrackSwitchOffControl: 'manual' } },
-  dominantSpeaker: true,
-  networkQuality: { local: 1, remote: 1 },
-};
+const OPTIONS = { ...ADAPTIVE_3PLUS_MANUAL, name: 'lossy-room' };
 
-async function join(browser: Browser, identity: string, extra: Record<string, unknown> = {}): Promise<Page> {
-  const t = new twilio.jwt.AccessToken(server.accountSid, server.apiKey, server.apiSecret, { identity });
-  t.addGrant(new twilio.jwt.AccessToken.VideoGrant({}));
-  const page = await openAppPage(await browser.newContext(), app.url);
-  await page.evaluate(PAGE_HELPERS);
-  const wsServer = server.url.replace('http', 'ws') + '/signaling';
-  await page.evaluate(([tok, o]) => (window as any).tv.connect(tok, o), [t.toJwt(), { ...OPTIONS, ...extra, wsServer, insights: false }] as const);
-  return page;
-}
+const join = (browser: Browser, identity: string, extra: Record<string, unknown> = {}): Promise<Page> => connectInPage(browser, server, app.url, identity, { ...OPTIONS, ...extra });
 
 /** Every remote participant's video and audio as this page receives them (WebRTC receiver stats). */
 type Inbound = {
