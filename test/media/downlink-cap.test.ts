@@ -108,17 +108,18 @@ const OPTIONS = { ...ADAPTIVE_3PLUS_MANUAL, name: 'capped-room' };
 
 const join = (browser: Browser, identity: string, extra: Record<string, unknown> = {}): Promise<Page> => connectInPage(browser, server, app.url, identity, { ...OPTIONS, ...extra });
 
-/** The subscriber's inbound video: frames decoded, freezes (count, seconds), size. */
-const inbound = (page: Page): Promise<{ frames: number; freezes: number; freezeSeconds: number; height: number; packets: number; plis: number; nacks: number; keyframes: number }> =>
+/** The subscriber's inbound video: frames received (assembled) and decoded, freezes (count, seconds), size. */
+const inbound = (page: Page): Promise<{ received: number; frames: number; freezes: number; freezeSeconds: number; height: number; packets: number; plis: number; nacks: number; keyframes: number }> =>
   page.evaluate(async () => {
     const pc = (window as any).tv.room._signaling._peerConnectionManager._peerConnections.values().next().value._peerConnection as RTCPeerConnection;
-    const out = { frames: 0, freezes: 0, freezeSeconds: 0, height: 0, packets: 0, plis: 0, nacks: 0, keyframes: 0 };
+    const out = { received: 0, frames: 0, freezes: 0, freezeSeconds: 0, height: 0, packets: 0, plis: 0, nacks: 0, keyframes: 0 };
     (await pc.getStats()).forEach((s: any) => {
       if (s.type === 'inbound-rtp' && s.kind === 'video') {
         out.packets += s.packetsReceived ?? 0;
         out.plis += s.pliCount ?? 0;
         out.nacks += s.nackCount ?? 0;
         out.keyframes += s.keyFramesDecoded ?? 0;
+        out.received += s.framesReceived ?? 0;
         out.frames += s.framesDecoded ?? 0;
         out.freezes += s.freezeCount ?? 0;
         out.freezeSeconds += s.totalFreezesDuration ?? 0;
@@ -182,7 +183,7 @@ test('a subscriber capped at 300 kbit/s drops to a lower layer within seconds, t
     last = now;
     const e = estimate('capped')!;
     const f = track().forwarders.find((x) => x.subscriber === sid('capped'))!;
-    trace.push(`${Date.now() - cappedAt}ms layer ${f.layer} est ${Math.round(e.estimate / 1000)}k loss ${e.loss?.toFixed(2)} q ${e.queueDelayMs} sent ${Math.round(e.sentRate / 1000)}k nacks ${f.nacks} rtx ${f.retransmitted} plis ${f.plis} frames ${now.frames} freezes ${now.freezes}/${now.freezeSeconds.toFixed(2)} | free ${layerOf('free')} order ${track().layerOrder} kbps ${track().layerBitrates.map((b) => Math.round(b / 1000))} seen ${JSON.stringify(track().hintedOff)}`);
+    trace.push(`${Date.now() - cappedAt}ms layer ${f.layer} est ${Math.round(e.estimate / 1000)}k loss ${e.loss?.toFixed(2)} q ${e.queueDelayMs} sent ${Math.round(e.sentRate / 1000)}k nacks ${f.nacks} rtx ${f.retransmitted} plis ${f.plis} pkts ${now.packets} kf ${now.keyframes} pd ${f.playoutDelayMs} rx ${now.received} frames ${now.frames} freezes ${now.freezes}/${now.freezeSeconds.toFixed(2)} | free ${layerOf('free')} order ${track().layerOrder} kbps ${track().layerBitrates.map((b) => Math.round(b / 1000))} seen ${JSON.stringify(track().hintedOff)}`);
   }
   if (process.env.TEST_TRACE) console.log(trace.join('\n'));
   const during = last;

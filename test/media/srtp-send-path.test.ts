@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import { RtpHeader, RtpPacket, SrtpSession } from 'werift';
 import { deriveSessionKey, RolloverCounter, SrtpSendContext, SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80, type SrtpProfile } from '../../src/media/send-path/srtp.js';
+import { Vp8Ids, Vp8Numbering } from '../../src/media/send-path/vp8-numbering.js';
 import { ExtensionLayout, HISTORY_SIZE, RtpSendPath, URI_PLAYOUT_DELAY, type DtlsTransportLike, type SenderLike } from '../../src/media/send-path/rtp-send-path.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -251,6 +252,66 @@ test('send path: NACKed packets are resent on RTX with the original sequence num
   f.sender.replaceRTP(null, true, 1);
   assert.equal(path.retransmit(stream, 0, 0), 0);
   assert.ok(HISTORY_SIZE >= 128);
+});
+
+/** A VP8 payload: descriptor with a 15-bit picture ID, TL0PICIDX and TID, then `body`. */
+const vp8 = (pid: number, tl0: number, tid: number, start: boolean, body: Buffer) =>
+  Buffer.concat([Buffer.from([0x80 | (start ? 0x10 : 0), 0xe0, 0x80 | (pid >> 8), pid & 0xff, tl0, tid << 6]), body]);
+
+test('send path: VP8 picture IDs and TL0PICIDX continue across a switch; a resent packet carries the rewritten ones', () => {
+  const f = fakeSender();
+  f.sender.codec = { payloadType: 96, mimeType: 'video/VP8' } as never;
+  const path = new RtpSendPath();
+  const stream = path.attach(f.sender as unknown as SenderLike);
+  const body = randomBytes(50);
+  // Layer A: picture IDs 32766, 32767, 0 (15-bit wrap), TL0PICIDX 254, 254, 255.
+  path.send(stream, incoming(100, 0, vp8(32766, 254, 0, true, body)), 0);
+  path.send(stream, incoming(101, 3000, vp8(32767, 254, 1, true, body)), 0);
+  path.send(stream, incoming(102, 6000, vp8(0, 255, 0, true, body)), 0);
+  // Layer B (a keyframe of another layer: unrelated IDs), then a packet of the same frame, then the next frame.
+  f.sender.replaceRTP(null, true, 3000);
+  path.send(stream, incoming(5000, 50_000, vp8(1234, 17, 0, true, body)), 0);
+  path.send(stream, incoming(5001, 50_000, vp8(1234, 17, 0, false, body)), 0);
+  path.send(stream, incoming(5002, 53_000, vp8(1235, 17, 2, true, body)), 0);
+  path.send(stream, incoming(5003, 56_000, vp8(1236, 18, 0, true, body)), 0);
+  // A late packet (the publisher's retransmission of an earlier frame) keeps its place.
+  path.send(stream, incoming(4999, 47_000, vp8(1233, 16, 0, true, body)), 0);
+  const ids = (w: Buffer) => {
+    const p = RtpPacket.deSerialize(f.receiver.decrypt(w)).payload;
+    assert.deepEqual(p.subarray(6), body, 'the payload after the descriptor is untouched');
+    return { pid: ((p[2]! & 0x7f) << 8) | p[3]!, m: p[2]! >> 7, tl0: p[4]!, tid: p[5]! >> 6 };
+  };
+  const got = f.wire.map(ids);
+  assert.deepEqual(got.map((g) => g.pid), [32766, 32767, 0, 1, 1, 2, 3, 0]);
+  assert.deepEqual(got.map((g) => g.tl0), [254, 254, 255, 0, 0, 0, 1, 255]);
+  assert.deepEqual(got.map((g) => g.tid), [0, 1, 0, 0, 0, 2, 0, 0], 'temporal layer ids are kept');
+  assert.ok(got.every((g) => g.m === 1), '15-bit picture IDs stay 15-bit');
+  // NACKed: the second packet of layer B's keyframe (our sequence number 104), resent on RTX.
+  assert.ok(path.retransmit(stream, 104, 0) > 0);
+  const rtx = RtpPacket.deSerialize(f.receiver.decrypt(f.wire[f.wire.length - 1]!)).payload.subarray(2);
+  assert.deepEqual({ pid: ((rtx[2]! & 0x7f) << 8) | rtx[3]!, tl0: rtx[4]! }, { pid: 1, tl0: 0 });
+});
+
+test('VP8 numbering: 7-bit picture IDs, packets without the fields, and cut-short descriptors', () => {
+  const ids = new Vp8Ids();
+  assert.equal(ids.read(Buffer.from([0x10, 0x00])), false, 'no extension byte: nothing to rewrite');
+  assert.equal(ids.read(Buffer.from([0x90, 0x80])), false, 'cut short before the picture ID');
+  assert.equal(ids.read(Buffer.from([0x90, 0xc0, 0x85])), false, 'cut short before TL0PICIDX');
+  assert.equal(ids.read(Buffer.from([0x90, 0x80, 0x05, 0x00])), true);
+  assert.deepEqual([ids.pidAt, ids.wide, ids.pid, ids.tl0At], [2, false, 5, -1]);
+  const n = new Vp8Numbering();
+  n.map(ids); // 5 -> 5
+  ids.read(Buffer.from([0x90, 0x80, 0x7f, 0x00]));
+  n.scheduleContinuity();
+  n.map(ids);
+  assert.equal(ids.pid, 6, 'continues from the last one sent');
+  const out = Buffer.from([0x90, 0x80, 0x7f, 0x00]);
+  ids.write(out, 0);
+  assert.deepEqual([...out], [0x90, 0x80, 0x06, 0x00], 'written back as 7 bits');
+  // TL0PICIDX only (no picture ID): offsets are kept per field.
+  assert.equal(ids.read(Buffer.from([0x90, 0x40, 0x09, 0x00])), true);
+  n.map(ids);
+  assert.deepEqual([ids.pidAt, ids.tl0], [-1, 9], 'the first TL0PICIDX passes as it came');
 });
 
 test('send path: GCM-protected packets decrypt in werift', () => {

@@ -9,7 +9,8 @@
 //
 // What werift's sender did and still must happen is kept, on werift's own objects where the
 // rest of werift reads it:
-// - sequence numbers and timestamps continue across source switches (replaceRTP);
+// - sequence numbers and timestamps continue across source switches (replaceRTP), and so do
+//   VP8 picture IDs and TL0PICIDX (./vp8-numbering.ts; werift left those as they came);
 // - the transport-wide sequence number (dtlsTransport.transportSequenceNumber);
 // - a history of recent packets, resent on NACK as RTX (or as-is without RTX);
 // - the sender's packet/octet counters and the RTP/NTP timestamps of the last packet, which
@@ -20,6 +21,7 @@ import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { RtpPacket } from 'werift';
 import { MAX_RTP_PACKET, RolloverCounter, SrtpSendContext, SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80, type SrtpProfile } from './srtp.js';
+import { Vp8Ids, Vp8Numbering } from './vp8-numbering.js';
 
 const URI_MID = 'urn:ietf:params:rtp-hdrext:sdes:mid';
 const URI_RID = 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id';
@@ -65,7 +67,7 @@ export interface SenderLike {
   ssrc: number;
   rtxSsrc: number;
   stopped: boolean;
-  codec?: { payloadType: number };
+  codec?: { payloadType: number; mimeType?: string };
   rtxPayloadType?: number;
   rtxSequenceNumber: number;
   mid?: string;
@@ -172,6 +174,11 @@ export class OutboundStream {
   private readonly histMarker = new Uint8Array(HISTORY_SIZE);
   private readonly histTwcc = new Int32Array(HISTORY_SIZE);
   private readonly histPayload: (Buffer | undefined)[] = new Array<Buffer | undefined>(HISTORY_SIZE).fill(undefined);
+  /** The picture ID and TL0PICIDX we wrote into each packet (VP8), for its retransmission. */
+  private readonly histPid = new Int32Array(HISTORY_SIZE);
+  private readonly histTl0 = new Int32Array(HISTORY_SIZE);
+  /** VP8 picture IDs and TL0PICIDX, continued across switches like sequence numbers. */
+  readonly vp8 = new Vp8Numbering();
   /** Wall clock (ms since the Unix epoch) when the last packet was sent, for sender reports. */
   lastSentWallMs = 0;
   started = false;
@@ -182,6 +189,7 @@ export class OutboundStream {
   scheduleContinuity(timestampStep = 1): void {
     this.continuityPending = true;
     this.pendingStep = timestampStep;
+    this.vp8.scheduleContinuity();
     this.histSeq.fill(-1); // as werift did: the history is not carried across a switch
     this.histPayload.fill(undefined);
   }
@@ -203,9 +211,11 @@ export class OutboundStream {
     return seq;
   }
 
-  remember(seq: number, ts: number, marker: boolean, twcc: number, payload: Buffer): void {
+  remember(seq: number, ts: number, marker: boolean, twcc: number, payload: Buffer, vp8: Vp8Ids | null): void {
     const i = seq % HISTORY_SIZE;
     this.histSeq[i] = seq;
+    this.histPid[i] = vp8 ? vp8.pid : 0;
+    this.histTl0[i] = vp8 ? vp8.tl0 : 0;
     this.histTs[i] = ts;
     this.histMarker[i] = marker ? 1 : 0;
     this.histTwcc[i] = twcc;
@@ -216,11 +226,11 @@ export class OutboundStream {
     return this.histSeq[seq % HISTORY_SIZE] === seq;
   }
 
-  entry(seq: number): { ts: number; marker: boolean; twcc: number; payload: Buffer } | null {
+  entry(seq: number): { ts: number; marker: boolean; twcc: number; payload: Buffer; pid: number; tl0: number } | null {
     const i = seq % HISTORY_SIZE;
     const payload = this.histPayload[i];
     if (this.histSeq[i] !== seq || !payload) return null;
-    return { ts: this.histTs[i]!, marker: this.histMarker[i] === 1, twcc: this.histTwcc[i]!, payload };
+    return { ts: this.histTs[i]!, marker: this.histMarker[i] === 1, twcc: this.histTwcc[i]!, payload, pid: this.histPid[i]!, tl0: this.histTl0[i]! };
   }
 
   /** The NTP time (64-bit) of the last packet sent, for werift's sender reports. */
@@ -239,6 +249,8 @@ export class RtpSendPath {
   private keySource: DtlsTransportLike['srtp'] | null = null;
   private context: SrtpSendContext | null = null;
   private readonly timeOrigin = performance.timeOrigin;
+  /** The VP8 descriptor fields of the packet being sent (reused: one packet at a time). */
+  private readonly vp8Ids = new Vp8Ids();
   /** Packets sent, and packets not sent for want of SRTP keys. */
   sent = 0;
   unsent = 0;
@@ -277,11 +289,16 @@ export class RtpSendPath {
     if (12 + layout.bytes.length + payload.length > MAX_RTP_PACKET) return -2; // never from a browser (MTU)
     const seq = stream.map(header.sequenceNumber, header.timestamp);
     const ts = stream.ts;
+    let vp8: Vp8Ids | null = null;
+    if (isVp8(codec) && this.vp8Ids.read(payload)) {
+      vp8 = this.vp8Ids;
+      stream.vp8.map(vp8);
+    }
     let twcc = -1;
     if (layout.twccAt >= 0) twcc = dtls.transportSequenceNumber = (dtls.transportSequenceNumber + 1) & 0xffff;
-    const data = this.protect(ctx, layout, sender.ssrc, codec.payloadType, header.marker, seq, ts, twcc, nowMs, null, payload, stream.roc.next(seq));
+    const data = this.protect(ctx, layout, sender.ssrc, codec.payloadType, header.marker, seq, ts, twcc, nowMs, null, payload, vp8, stream.roc.next(seq));
     if (!data) return -2;
-    stream.remember(seq, ts, header.marker, twcc, payload);
+    stream.remember(seq, ts, header.marker, twcc, payload, vp8);
     // werift's sender counters: sender reports and getStats read them.
     stream.lastSentWallMs = this.timeOrigin + nowMs;
     sender.rtpTimestamp = ts;
@@ -307,16 +324,22 @@ export class RtpSendPath {
     const ctx = this.contextFor(dtls);
     if (!ctx || stream.context !== ctx) return 0;
     const layout = this.layoutFor(stream);
+    let vp8: Vp8Ids | null = null;
+    if (isVp8(codec) && this.vp8Ids.read(entry.payload)) {
+      vp8 = this.vp8Ids;
+      vp8.pid = entry.pid;
+      vp8.tl0 = entry.tl0;
+    }
     let data: Buffer | null;
     let bytes: number;
     // As werift did: the resent packet carries the original's transport-wide sequence number.
     if (sender.rtxPayloadType !== undefined) {
       const rtxSeq = sender.rtxSequenceNumber & 0xffff;
       sender.rtxSequenceNumber = (rtxSeq + 1) & 0xffff;
-      data = this.protect(ctx, layout, sender.rtxSsrc, sender.rtxPayloadType, entry.marker, rtxSeq, entry.ts, entry.twcc, nowMs, seq, entry.payload, stream.rtxRoc.next(rtxSeq));
+      data = this.protect(ctx, layout, sender.rtxSsrc, sender.rtxPayloadType, entry.marker, rtxSeq, entry.ts, entry.twcc, nowMs, seq, entry.payload, vp8, stream.rtxRoc.next(rtxSeq));
       bytes = entry.payload.length + 2;
     } else {
-      data = this.protect(ctx, layout, sender.ssrc, codec.payloadType, entry.marker, seq, entry.ts, entry.twcc, nowMs, null, entry.payload, stream.roc.next(seq));
+      data = this.protect(ctx, layout, sender.ssrc, codec.payloadType, entry.marker, seq, entry.ts, entry.twcc, nowMs, null, entry.payload, vp8, stream.roc.next(seq));
       bytes = entry.payload.length;
     }
     if (!data) return 0;
@@ -363,6 +386,7 @@ export class RtpSendPath {
     nowMs: number,
     originalSeq: number | null,
     payload: Buffer,
+    vp8: Vp8Ids | null,
     roc: number,
   ): Buffer | null {
     const ext = layout.bytes;
@@ -395,6 +419,7 @@ export class RtpSendPath {
       p += 2;
     }
     payload.copy(b, p);
+    if (vp8) vp8.write(b, p);
     return ctx.protect(headerLength, payloadLength, ssrc, seq, roc);
   }
 
@@ -424,6 +449,10 @@ export class RtpSendPath {
 }
 
 const preResolved = new WeakSet<Socket>();
+
+function isVp8(codec: { mimeType?: string }): boolean {
+  return codec.mimeType !== undefined && codec.mimeType.length === 9 && codec.mimeType.toLowerCase() === 'video/vp8';
+}
 
 /**
  * Node's dgram resolves the address of every send() with dns.lookup, even an IP literal, and

@@ -1,0 +1,105 @@
+// VP8 picture IDs and TL0PICIDX, continued across simulcast layer switches.
+//
+// Each simulcast layer is its own VP8 stream with its own picture ID (15 bits) and TL0PICIDX
+// (8 bits) counters. A receiver treats what we forward as one stream: Chromium's VP8 reference
+// finder keeps per-TL0PICIDX state and picture IDs it has not yet seen. Forwarded unchanged, a
+// switch makes both jump to unrelated values; when the new layer's TL0PICIDX later runs into
+// values the old layer used, the receiver takes the stale state for the new frames and stashes
+// or drops every frame until the next keyframe (a freeze of seconds, with no sequence gap to
+// NACK). So, like sequence numbers and timestamps, both are rewritten to continue from the last
+// ones sent: offset at the first packet of each stretch, then carried through.
+
+/** Where one packet's VP8 payload descriptor (RFC 7741 §4.2) holds its picture ID and TL0PICIDX. */
+export class Vp8Ids {
+  /** Offset of the picture ID in the payload; -1 = absent. */
+  pidAt = -1;
+  /** The picture ID has 15 bits (M bit set); otherwise 7. */
+  wide = false;
+  pid = 0;
+  /** Offset of TL0PICIDX in the payload; -1 = absent. */
+  tl0At = -1;
+  tl0 = 0;
+
+  /** Reads the descriptor; false if it holds neither field (or is cut short). */
+  read(payload: Uint8Array): boolean {
+    this.pidAt = -1;
+    this.tl0At = -1;
+    if (payload.length < 2 || (payload[0]! & 0x80) === 0) return false;
+    const x = payload[1]!;
+    let i = 2;
+    if (x & 0x80) {
+      if (payload.length <= i) return false;
+      this.wide = (payload[i]! & 0x80) !== 0;
+      if (this.wide) {
+        if (payload.length <= i + 1) return false;
+        this.pid = ((payload[i]! & 0x7f) << 8) | payload[i + 1]!;
+      } else {
+        this.pid = payload[i]! & 0x7f;
+      }
+      this.pidAt = i;
+      i += this.wide ? 2 : 1;
+    }
+    if (x & 0x40) {
+      if (payload.length <= i) {
+        this.pidAt = -1;
+        return false;
+      }
+      this.tl0At = i;
+      this.tl0 = payload[i]!;
+    }
+    return this.pidAt >= 0 || this.tl0At >= 0;
+  }
+
+  /** Writes `pid` and `tl0` into a copy of the payload that starts at `at` in `b`. */
+  write(b: Buffer, at: number): void {
+    if (this.pidAt >= 0) {
+      if (this.wide) {
+        b[at + this.pidAt] = 0x80 | ((this.pid >> 8) & 0x7f);
+        b[at + this.pidAt + 1] = this.pid & 0xff;
+      } else {
+        b[at + this.pidAt] = this.pid & 0x7f;
+      }
+    }
+    if (this.tl0At >= 0) b[at + this.tl0At] = this.tl0 & 0xff;
+  }
+}
+
+/** One forwarding sender's picture ID / TL0PICIDX mapping (output = input + offset). */
+export class Vp8Numbering {
+  private pidOffset = 0;
+  private tl0Offset = 0;
+  /** The newest values sent; -1 = none yet. */
+  private lastPid = -1;
+  private lastTl0 = -1;
+  private pidPending = false;
+  private tl0Pending = false;
+
+  /** The next packet starts a new stretch (another layer, or after a pause). */
+  scheduleContinuity(): void {
+    this.pidPending = true;
+    this.tl0Pending = true;
+  }
+
+  /** Rewrites `ids.pid` and `ids.tl0` (those present) to our numbering. */
+  map(ids: Vp8Ids): void {
+    if (ids.pidAt >= 0) {
+      if (this.pidPending) {
+        if (this.lastPid >= 0) this.pidOffset = (this.lastPid + 1 - ids.pid) & 0x7fff;
+        this.pidPending = false;
+      }
+      const out = (ids.pid + this.pidOffset) & 0x7fff;
+      // A late packet (a retransmission from the publisher) does not move the newest back.
+      if (this.lastPid < 0 || ((out - this.lastPid) & 0x7fff) < 0x4000) this.lastPid = out;
+      ids.pid = out;
+    }
+    if (ids.tl0At >= 0) {
+      if (this.tl0Pending) {
+        if (this.lastTl0 >= 0) this.tl0Offset = (this.lastTl0 + 1 - ids.tl0) & 0xff;
+        this.tl0Pending = false;
+      }
+      const out = (ids.tl0 + this.tl0Offset) & 0xff;
+      if (this.lastTl0 < 0 || ((out - this.lastTl0) & 0xff) < 0x80) this.lastTl0 = out;
+      ids.tl0 = out;
+    }
+  }
+}
