@@ -12,6 +12,7 @@ import { eachDatabase, startServer, waitFor, type TestServer } from '../helpers/
 import { book, eventSocket, staffClient, type EventSocket, type StaffClient } from './clinic-client.js';
 import { startFakeInterpreterService, type FakeInterpreterService } from './fake-interpreter-service.js';
 import { SippTrunk } from './sipp-trunk.js';
+import { assertSippSucceeded } from '../telephony/sipp.js';
 import { webhookSignature } from '../../src/notify/providers/webhook.js';
 
 const SECRET = 'interpreter-service-shared-secret-1';
@@ -189,8 +190,7 @@ eachDatabase('interpreter service', (db) => {
     assert.equal(await fake.report(fakeReq.requestId, { status: 'connected' }), 204);
     assert.equal(await fake.report(fakeReq.requestId, { status: 'completed' }), 204);
     await events.next((m) => m.type === 'phone.status' && m.call?.id === placed && m.call.status === 'completed', 'interpreter call hung up', 10_000);
-    const r = await sipp.exited;
-    assert.equal(r.code, 0, r.log);
+    await assertSippSucceeded(sipp);
     assert.equal((await requestState(visitId, req.id)).status, 'completed');
   });
 

@@ -21,6 +21,7 @@ import type { RoomAudioBridge } from '../../src/clinic/phone-calls.js';
 import { roomAccess } from '../../src/video/tokens/access-token.js';
 import { book, eventSocket, jwtPayload, staffClient, type EventSocket, type StaffClient } from './clinic-client.js';
 import { SippTrunk } from './sipp-trunk.js';
+import { assertSippSucceeded as sippOk } from '../telephony/sipp.js';
 
 const PASSWORD = 'phone calls password 1';
 // Dialed as typed by a person; stored as +15553014477. Its full digits must not leak.
@@ -97,11 +98,6 @@ eachDatabase('phone legs of a visit', (db) => {
   }
 
   const published = (callId: string, status: string) => events.next((m) => m.type === 'phone.status' && m.call?.id === callId && m.call.status === status, `phone.status ${status}`, 10_000);
-
-  async function sippOk(sipp: { exited: Promise<{ code: number | null; log: string }> }): Promise<void> {
-    const r = await sipp.exited;
-    assert.equal(r.code, 0, `SIPp scenario failed:\n${r.log}`);
-  }
 
   before(async () => {
     trunk = await SippTrunk.create();

@@ -22,7 +22,7 @@ import type { AnsweredInfo, EndedInfo } from '../../src/telephony/sip/call.js';
 import type { SipUserAgent } from '../../src/telephony/sip/user-agent.js';
 import { PhoneBridge } from '../../src/telephony/bridge/phone-bridge.js';
 import { g711Decode, g711Encode, PAYLOAD_TYPE, type G711Codec } from '../../src/telephony/bridge/g711.js';
-import { killAllSipp, startSipp, type Sipp } from './sipp.js';
+import { assertSippSucceeded, killAllSipp, startSipp, type Sipp } from './sipp.js';
 import { startUa, waitEvent } from './helpers.js';
 import { dominant, peakFrequency, rmsOf, sine, toneAmplitude, writeToneWav } from './fixtures/audio.js';
 
@@ -321,8 +321,7 @@ describe('phone bridge: the phone leg as a room participant', () => {
     assert.equal(bridge.stats().running, false);
     const hungUp: EndedInfo = await call.hangup();
     assert.equal(hungUp.status, 'completed');
-    const result = await sipp.exited;
-    assert.equal(result.code, 0, result.log);
+    await assertSippSucceeded(sipp);
     bridge.close();
     const final = bridge.stats();
     // What was measured, and the busy time per 20 ms frame (decode, mix, resample, encode, both ways).

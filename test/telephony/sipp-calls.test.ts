@@ -4,7 +4,7 @@ import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
-import { freeUdpPort, killAllSipp, requireSipp, startSipp, type Sipp } from './sipp.js';
+import { assertSippSucceeded as sippOk, freeUdpPort, killAllSipp, requireSipp, startSipp, type Sipp } from './sipp.js';
 import { CREDENTIALS, RTP_RANGE, sent, startUa, waitEvent, type Captured } from './helpers.js';
 import type { SipUserAgent } from '../../src/telephony/sip/user-agent.js';
 import type { AnsweredInfo, CallStatus, EndedInfo, SipCall } from '../../src/telephony/sip/call.js';
@@ -24,11 +24,6 @@ function record(call: SipCall): CallStatus[] {
   const statuses: CallStatus[] = [];
   call.on('status', (s) => statuses.push(s));
   return statuses;
-}
-
-async function sippOk(sipp: Sipp): Promise<void> {
-  const result = await sipp.exited;
-  assert.equal(result.code, 0, `SIPp scenario failed:\n${result.log}`);
 }
 
 describe('SIP dial-out against SIPp', () => {

@@ -69,6 +69,12 @@ export function killAllSipp(): void {
 
 process.on('exit', killAllSipp);
 
+/** Waits for SIPp to exit and fails with its message trace unless the scenario's call succeeded. */
+export async function assertSippSucceeded(sipp: Pick<Sipp, 'exited'>): Promise<void> {
+  const r = await sipp.exited;
+  if (r.code !== 0) throw new Error(`SIPp scenario failed (exit ${r.code ?? r.signal}):\n${r.log}`);
+}
+
 export interface SippOptions {
   keys?: Record<string, string | number>;
   timeoutSeconds?: number;

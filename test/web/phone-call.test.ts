@@ -17,6 +17,7 @@ import { builtWebDir, screenshotPath } from '../helpers/web.js';
 import { seriousA11yProblems } from '../helpers/axe.js';
 import { checkedInPatient, staffClient } from '../clinic/clinic-client.js';
 import { SippTrunk } from '../clinic/sipp-trunk.js';
+import { assertSippSucceeded } from '../telephony/sipp.js';
 import { startFakeInterpreterService, type FakeInterpreterService } from '../clinic/fake-interpreter-service.js';
 import { parseRtp, parseTelephoneEvent } from '../../src/telephony/rtp.js';
 
@@ -158,8 +159,7 @@ describe('provider calls an interpreter by phone from the visit, in Chromium [sq
     await line.getByRole('button', { name: 'Hang up Ana López' }).click();
     await staff.locator('[data-testid="phone-call"][data-status="completed"]').waitFor({ timeout: 10_000 });
     assert.equal(await line.getByRole('status').innerText(), 'Ended');
-    const r = await sipp.exited;
-    assert.equal(r.code, 0, r.log);
+    await assertSippSucceeded(sipp);
     await staff.screenshot({ path: screenshotPath('phone-6-ended') });
     await assertAccessible(staff, 'visit after the call ended');
   });
