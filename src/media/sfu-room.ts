@@ -50,6 +50,8 @@ export interface PublishedMedia {
   rateWindow: { at: number; bytes: number[] }[];
   /** Recent peak of each layer's bitrate (slowly decaying): tells a layer the publisher is dropping. */
   layerPeaks: number[];
+  /** A layer the publisher stopped by itself is no choice again before this time (ms): see LAYER_SETTLE_MS. */
+  layerSettlesAt: number[];
   /** The publisher's priority for this track (publish-time `priority`). */
   priority: Priority;
   /** Publisher hints: layers we asked the publisher to stop encoding (nobody receives them). */
@@ -96,8 +98,22 @@ const MAX_PLAYOUT_DELAY_MS = 600;
 const RATE_WINDOW_MS = 1000;
 /** ... and smoothed with this time constant. */
 const RATE_SMOOTHING_MS = 1000;
-/** A layer that has sent nothing for this long is considered stopped. */
+/** A layer that has sent nothing for this long is considered stopped ... */
 const LAYER_STALE_MS = 1500;
+/**
+ * ... or for this long while another layer of the track still flows (seen within
+ * OTHER_LAYER_FLOWING_MS): the publisher dropped it (its uplink estimate or its CPU), and the
+ * subscribers on it see a frozen picture until they are moved to a layer that still comes.
+ */
+const LAYER_STOPPED_MS = 400;
+/**
+ * A layer the publisher stopped by itself must then flow this long before it is a choice again:
+ * on a lossy or narrow uplink the publisher's estimate hovers around what its top layer needs and
+ * the layer comes and goes every few seconds; moving subscribers onto it each time froze their
+ * picture each time it went.
+ */
+const LAYER_SETTLE_MS = 4000;
+const OTHER_LAYER_FLOWING_MS = 200;
 /** Audio is budgeted at least this much per track (bps), before video. */
 const AUDIO_RESERVE_BPS = 40_000;
 /** Publisher hints: a layer nobody has used for this long is switched off at the publisher ... */
@@ -189,6 +205,7 @@ export class SfuRoom {
       layerOrder: [],
       rateWindow: [],
       layerPeaks: [],
+      layerSettlesAt: [],
       priority: 'standard',
       hintedOff: [],
       hintChangedAt: [],
@@ -236,6 +253,7 @@ export class SfuRoom {
         track.layerUsedAt = section.layerSsrcs.map(() => now);
         track.layerSsrcs = section.layerSsrcs;
         track.layerSeenAt = section.layerSsrcs.map(() => 0);
+        track.layerSettlesAt = section.layerSsrcs.map(() => 0);
         track.layerPackets = section.layerSsrcs.map(() => 0);
         track.layerBytes = section.layerSsrcs.map(() => 0);
         track.layerBitrates = section.layerSsrcs.map(() => 0);
@@ -505,7 +523,8 @@ export class SfuRoom {
       }
       const rate = Math.max(0, (((track.layerBytes[i] ?? 0) - (first.bytes[i] ?? 0)) * 8 * 1000) / dt);
       const restarting = now - (track.hintChangedAt[i] ?? 0) < LAYER_RESTART_MS;
-      const seen = now - (track.layerSeenAt[i] ?? 0) < LAYER_STALE_MS;
+      const othersFlowing = track.layerSeenAt.some((at, j) => j !== i && now - at < OTHER_LAYER_FLOWING_MS);
+      const seen = now - (track.layerSeenAt[i] ?? 0) < (othersFlowing ? LAYER_STOPPED_MS : LAYER_STALE_MS);
       // A layer switched back on keeps its old bitrate until it has a window of its own again.
       if (!(restarting && !seen)) track.layerBitrates[i] = old === 0 ? rate : old + (rate - old) * alpha;
       const smoothed = track.layerBitrates[i]!;
@@ -514,7 +533,11 @@ export class SfuRoom {
       // A layer the publisher itself is winding down (its encoder or its uplink estimate) is no
       // choice: it would rank as the cheapest and never deliver.
       const fading = !restarting && smoothed < FADING_SHARE * peak;
-      flowing.push((seen || (restarting && old > 0)) && !fading);
+      const delivering = (seen || (restarting && old > 0)) && !fading;
+      // (Only a layer that was a choice before: one that has not started yet is not held back.)
+      const wasChoice = track.layerOrder.includes(i) || (track.layerSettlesAt[i] ?? 0) > 0;
+      if (!delivering && othersFlowing && !restarting && wasChoice) track.layerSettlesAt[i] = now + LAYER_SETTLE_MS;
+      flowing.push(delivering && now >= (track.layerSettlesAt[i] ?? 0));
     }
     const before = track.layerOrder;
     track.layerOrder = rankLayers(before, track.layerBitrates, flowing, track.layerHeights);
