@@ -212,7 +212,7 @@ test('5 % loss and 200 ms RTT on one participant: video keeps decoding, audio fl
   const start = await snapshot();
   const linkBefore: LinkStats = await link.impair(LOSS, ONE_WAY_MS).then(() => link.stats());
   const impairedAt = Date.now();
-  type Sample = { t: number; q: Awaited<ReturnType<typeof levels>>; s: Awaited<ReturnType<typeof snapshot>>; measured: boolean; why: string };
+  type Sample = { t: number; q: Awaited<ReturnType<typeof levels>>; s: Awaited<ReturnType<typeof snapshot>>; measured: boolean; busy: boolean; why: string };
   const samples: Sample[] = [];
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
@@ -235,8 +235,10 @@ test('5 % loss and 200 ms RTT on one participant: video keeps decoding, audio fl
     // encoder adapting); they are measured like any other.
     // A second right after a busy one still carries its after-effects (late packets, keyframe
     // requests): it counts only if the one before it was clean too.
-    const previousClean = samples.length === 0 || samples.at(-1)!.why === '';
-    samples.push({ t, q, s, measured: !why && previousClean, why: why || (previousClean ? '' : 'after a busy second') });
+    // (Only the machine's own busy seconds count here, or one busy second would leave out all
+    // that follow.)
+    const previousClean = samples.length === 0 || !samples.at(-1)!.busy;
+    samples.push({ t, q, s, measured: !why && previousClean, busy: why !== '', why: why || (previousClean ? '' : 'after a busy second') });
     if (!why && previousClean) measuredS += (t - (samples.at(-2)?.t ?? 0)) / 1000;
     trace.push(`${(t / 1000).toFixed(1)}s ${why || 'measured'} q ${JSON.stringify(q)} video ${videoPaths.map(([at, from]) => `${at}←${from} ${s[at][from]?.video?.frames}f/${s[at][from]?.video?.freezeSeconds?.toFixed(2)}s/${s[at][from]?.video?.height}p`).join(' ')} | lossy ice ${JSON.stringify((nqLog.filter((e) => e.sid === lossySid).at(-1)?.inputs as Record<string, unknown> | undefined)?.ice ?? null)} | server ${process.env.TEST_TRACE ? await serverView() : "-"}`);
   }

@@ -68,7 +68,11 @@ test('dominantSpeakerChanged names the one who speaks; network quality levels ar
       // What the server decided and forwarded, and what the page saw, for the failure message.
       const events = (await page.evaluate(() => (window as any).tv.events)) as { type: string }[];
       const rooms = server.tv.signaling.mediaStats().map((r) => ({ tracks: r.tracks.filter((t) => t.kind === 'audio').map((t) => ({ publisher: t.publisher, packets: t.layerPackets, forwarders: t.forwarders.map((f) => f.forwarded) })) }));
-      throw new Error(`${err.message}: page events ${JSON.stringify(events.map((e) => e.type))}; server ${JSON.stringify(rooms)}`);
+      // The detector's view (activity per audio track, its choice) and each session's channels.
+      const internals = server.tv.signaling as any;
+      const detector = [...internals.liveRooms.values()].map(({ live }: any) => ({ dominant: live.sfu.dominantSpeaker, activity: [...live.sfu.speakers.tracks.values()].map((a: any) => ({ p: a.publisherSid, short: +a.short.toFixed(2), medium: +a.medium.toFixed(2) })) }));
+      const channels = [...internals.sessions.values()].map((x: any) => ({ identity: x.identity, channels: x.msp ? [...x.msp.channels].map(([n, c]: [string, any]) => `${n}:${c.readyState}`) : null }));
+      throw new Error(`${err.message}: page events ${JSON.stringify(events.map((e) => e.type))}; server ${JSON.stringify(rooms)}; detector ${JSON.stringify(detector)}; channels ${JSON.stringify(channels)}`);
     });
   }
   const took = Date.now() - joinedAt;
