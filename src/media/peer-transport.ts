@@ -99,7 +99,9 @@ export class PeerTransport {
   private twccTimer: NodeJS.Timeout | null = null;
   private lastMediaSsrc = 0;
   private sctpStarted = false;
-  private startBitrateSaid = false;
+  /** Video RTP from the client has arrived (markClientVideo): the start bitrate is not said again. */
+  clientVideoFlowing = false;
+  private clientVideoWaiters: (() => void)[] = [];
   /** Test hook: the current media path is dead until the client restarts ICE. */
   mediaPathBroken = false;
   iceRestarts = 0;
@@ -185,6 +187,33 @@ export class PeerTransport {
     this.subscribeRtp();
     this.startLateSctp();
     return this.localSdp();
+  }
+
+  /** The router saw video RTP from the client. */
+  markClientVideo(): void {
+    if (this.clientVideoFlowing) return;
+    this.clientVideoFlowing = true;
+    const waiters = this.clientVideoWaiters;
+    this.clientVideoWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Whether a section the client sends video on has been negotiated (its last offer said so). */
+  get clientSendsVideo(): boolean {
+    return this.pc.getTransceivers().some((t) => t.kind === 'video' && (t.offerDirection === 'sendonly' || t.offerDirection === 'sendrecv'));
+  }
+
+  /** Resolves once video from the client flows, or after `ms`, whichever comes first. */
+  clientVideoOrTimeout(ms: number): Promise<void> {
+    if (this.clientVideoFlowing) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      timer.unref();
+      this.clientVideoWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   async offer(): Promise<string> {
@@ -431,12 +460,13 @@ export class PeerTransport {
   private async localSdp(): Promise<string> {
     await this.waitForGathering();
     const sdp = filterCandidates(this.pc.localDescription?.sdp ?? '', this.ice.hostAddresses);
-    // Said once per transport, in the first description with video from the client: when a later
-    // one says it again, Chromium restarts its estimate and its encoder's resolution from there.
-    if (this.startBitrateSaid) return sdp;
-    const out = withStartBitrate(sdp, VIDEO_START_KBPS);
-    this.startBitrateSaid = out !== sdp;
-    return out;
+    // Said in every description with video from the client until that video flows: the encoder
+    // starts at the start bitrate of the description in force when it starts, and a joiner gets
+    // our next offer (its subscriptions) ~50 ms after our answer, before its first frame. Once
+    // the video flows, never again: a later description that says it again makes Chromium
+    // restart its estimate and its encoder's resolution from there.
+    if (this.clientVideoFlowing) return sdp;
+    return withStartBitrate(sdp, VIDEO_START_KBPS);
   }
 
   private async waitForGathering(): Promise<void> {

@@ -644,6 +644,7 @@ export class SfuRoom {
     } else {
       if (track.kind === 'video') {
         if (!peer.nack.onPacket(rtp.header.ssrc, rtp.header.sequenceNumber, now)) return;
+        if (!peer.transport.clientVideoFlowing) peer.transport.markClientVideo();
       } else if (track.kind === 'audio') {
         const id = peer.transport.audioLevelId;
         for (const e of rtp.header.extensions) {

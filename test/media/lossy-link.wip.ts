@@ -184,7 +184,7 @@ test('5 % loss and 200 ms RTT on one participant: video keeps decoding, audio fl
     }
     const scorer = (sessions.get([...sessions.keys()].find((k) => sessions.get(k)!.participantSid === lossySid)!) as unknown as { msp: { scorer: Record<string, unknown> } }).msp.scorer;
     const nq = `nq up ${(scorer.uplinkLoss as number | null)?.toFixed(3)} down ${(scorer.downlinkLoss as number | null)?.toFixed(3)} rtt ${(scorer.rtt as number | null)?.toFixed(3)} video ${scorer.sendsVideo}`;
-    return `${nq} | sub est ${Math.round((sub?.estimate ?? 0) / 1000)}k loss ${sub?.loss?.toFixed(3)} | lossy video order ${video?.layerOrder} kbps ${video?.layerBitrates.map((b) => Math.round(b / 1000))} off ${JSON.stringify(video?.hintedOff)} →host1 ${JSON.stringify(f && { layer: f.layer, sw: f.switches, plis: f.plis, nacks: f.nacks, rtx: f.retransmitted })} | →lossy ${JSON.stringify(toLossy && { layer: toLossy.layer, sw: toLossy.switches, plis: toLossy.plis, nacks: toLossy.nacks, rtx: toLossy.retransmitted })} | werift${inbound}`;
+    return `${nq} | sub est ${Math.round((sub?.estimate ?? 0) / 1000)}k loss ${sub?.loss?.toFixed(3)} | lossy video order ${video?.layerOrder} kbps ${video?.layerBitrates.map((b) => Math.round(b / 1000))} off ${JSON.stringify(video?.hintedOff)} →host1 ${JSON.stringify(f && { layer: f.layer, sw: f.switches, target: f.targetLayer, swMs: f.lastSwitchMs, plis: f.plis, nacks: f.nacks, rtx: f.retransmitted })} | →lossy ${JSON.stringify(toLossy && { layer: toLossy.layer, sw: toLossy.switches, plis: toLossy.plis, nacks: toLossy.nacks, rtx: toLossy.retransmitted })} | werift${inbound}`;
   };
   const lastInputs = () => JSON.stringify(nqLog.filter((e) => e.sid === lossySid).at(-1));
 

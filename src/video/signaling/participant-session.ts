@@ -22,6 +22,9 @@ import {
   signalingError,
 } from './messages.js';
 
+/** Our offer waits at most this long for a client's newly negotiated video to flow (maybeOffer). */
+const OFFER_HOLD_MS = 1500;
+
 interface Publication {
   sid: string;
   kind: 'audio' | 'video' | 'data';
@@ -49,6 +52,9 @@ export class ParticipantSession {
   /** Revision of our offer awaiting the client's answer. */
   private serverOffer: { revision: number; sdp: string } | null = null;
   private needsOffer = false;
+  /** The description revision at which our offer was last held back for the client's video (maybeOffer). */
+  private offerHeldAt = -1;
+  private offerHeld = false;
   private clientRevision = 0;
   /** This participant's revision as other clients see it. */
   revision = 1;
@@ -341,6 +347,23 @@ export class ParticipantSession {
   private async maybeOffer(): Promise<void> {
     if (!this.needsOffer || this.serverOffer || !this.tcmp?.isOpen || this.state !== 'connected') return;
     if (this.transport.signalingState !== 'stable') return;
+    // A client that has just negotiated its camera starts encoding at the rate its browser
+    // estimates when the first frame comes; a description applied just before that (a joiner
+    // gets its subscriptions ~10 ms after our answer) leaves Chromium's encoder starting at
+    // 640x360 and taking 10-15 s to reach the 1280x720 it was asked for. So our offer waits
+    // for the client's video to flow (at most OFFER_HOLD_MS, once per negotiation).
+    if (this.transport.clientSendsVideo && !this.transport.clientVideoFlowing) {
+      if (this.offerHeld) return; // the hold ends with another try
+      if (this.offerHeldAt !== this.descRevision) {
+        this.offerHeldAt = this.descRevision;
+        this.offerHeld = true;
+        void this.transport.clientVideoOrTimeout(OFFER_HOLD_MS).then(() => {
+          this.offerHeld = false;
+          this.enqueue(() => this.maybeOffer());
+        });
+        return;
+      }
+    }
     this.needsOffer = false;
     const revision = this.descRevision + 1;
     const sdp = await this.transport.offer();
