@@ -179,6 +179,9 @@ export class OutboundStream {
   private readonly histTl0 = new Int32Array(HISTORY_SIZE);
   /** VP8 picture IDs and TL0PICIDX, continued across switches like sequence numbers. */
   readonly vp8 = new Vp8Numbering();
+  /** Whether the sender's codec (as last seen: `codecSeen`) is VP8, so it is not compared per packet. */
+  private codecSeen: object | null = null;
+  private codecIsVp8 = false;
   /** Wall clock (ms since the Unix epoch) when the last packet was sent, for sender reports. */
   lastSentWallMs = 0;
   started = false;
@@ -220,6 +223,15 @@ export class OutboundStream {
     this.histMarker[i] = marker ? 1 : 0;
     this.histTwcc[i] = twcc;
     this.histPayload[i] = payload;
+  }
+
+  /** Whether this sender's codec is VP8 (remembered per codec object). */
+  isVp8(codec: { mimeType?: string }): boolean {
+    if (codec !== this.codecSeen) {
+      this.codecSeen = codec;
+      this.codecIsVp8 = codec.mimeType?.toLowerCase() === 'video/vp8';
+    }
+    return this.codecIsVp8;
   }
 
   holds(seq: number): boolean {
@@ -290,7 +302,7 @@ export class RtpSendPath {
     const seq = stream.map(header.sequenceNumber, header.timestamp);
     const ts = stream.ts;
     let vp8: Vp8Ids | null = null;
-    if (isVp8(codec) && this.vp8Ids.read(payload)) {
+    if (stream.isVp8(codec) && this.vp8Ids.read(payload)) {
       vp8 = this.vp8Ids;
       stream.vp8.map(vp8);
     }
@@ -325,7 +337,7 @@ export class RtpSendPath {
     if (!ctx || stream.context !== ctx) return 0;
     const layout = this.layoutFor(stream);
     let vp8: Vp8Ids | null = null;
-    if (isVp8(codec) && this.vp8Ids.read(entry.payload)) {
+    if (stream.isVp8(codec) && this.vp8Ids.read(entry.payload)) {
       vp8 = this.vp8Ids;
       vp8.pid = entry.pid;
       vp8.tl0 = entry.tl0;
@@ -450,9 +462,6 @@ export class RtpSendPath {
 
 const preResolved = new WeakSet<Socket>();
 
-function isVp8(codec: { mimeType?: string }): boolean {
-  return codec.mimeType !== undefined && codec.mimeType.length === 9 && codec.mimeType.toLowerCase() === 'video/vp8';
-}
 
 /**
  * Node's dgram resolves the address of every send() with dns.lookup, even an IP literal, and
