@@ -352,7 +352,8 @@ export class ParticipantSession {
     // gets its subscriptions ~10 ms after our answer) leaves Chromium's encoder starting at
     // 640x360 and taking 10-15 s to reach the 1280x720 it was asked for. So our offer waits
     // for the client's video to flow (at most OFFER_HOLD_MS, once per negotiation).
-    if (this.transport.clientSendsVideo && !this.transport.clientVideoFlowing) {
+    const camera = [...this.published.values()].some((p) => p.kind === 'video' && p.enabled);
+    if (camera && this.transport.clientSendsVideo && !this.transport.clientVideoFlowing) {
       if (this.offerHeld) return; // the hold ends with another try
       if (this.offerHeldAt !== this.descRevision) {
         this.offerHeldAt = this.descRevision;
