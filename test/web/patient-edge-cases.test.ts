@@ -30,8 +30,8 @@ async function newLink(overrides: Record<string, unknown> = {}): Promise<{ url: 
   return { url: `${server.url}/v/${await linkToken(server, booked.id, 'invite')}`, dob: booked.patientDob };
 }
 
-test('a browser without WebRTC on an iPhone is told to open the link in Safari', async () => {
-  const { url } = await newLink();
+test('a browser without WebRTC on an iPhone is told to open the link in Safari, in the patient\'s language, under the clinic\'s name', async () => {
+  const { url } = await newLink({ language: 'es' });
   const ctx = await browser.newContext({
     viewport: { width: 375, height: 740 },
     isMobile: true,
@@ -43,10 +43,12 @@ test('a browser without WebRTC on an iPhone is told to open the link in Safari',
   });
   const page = await ctx.newPage();
   await page.goto(url);
-  const t = STRINGS.en;
+  const t = STRINGS.es;
   await page.getByRole('heading', { name: t.unsupportedTitle }).waitFor();
   await page.getByText(t.unsupported('Safari')).waitFor();
-  assert.equal(await page.getByRole('textbox', { name: 'Link' }).inputValue(), url);
+  assert.equal(await page.locator('header.clinic .name').innerText(), 'Demo Family Clinic');
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'es');
+  assert.equal(await page.getByRole('textbox', { name: t.linkLabel }).inputValue(), url);
   await page.screenshot({ path: screenshotPath('patient-0-unsupported-phone') });
   assert.deepEqual(await seriousA11yProblems(page), []);
   await ctx.close();

@@ -66,14 +66,13 @@ function App() {
   };
 
   useEffect(() => {
-    if (!browserSupported()) {
-      setScreen('unsupported');
-      return;
-    }
+    // Even in a browser that cannot do the visit, the link says which clinic and which language.
+    const supported = browserSupported();
     post<{ clinicName: string; language: Lang }>('/api/guest/open', { token }).then(
       async (r) => {
         setClinicName(r.clinicName);
         setLang(r.language);
+        if (!supported) return setScreen('unsupported');
         const m = await refresh();
         if (m) setScreen(screenFor(m, false));
       },

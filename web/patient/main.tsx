@@ -74,15 +74,15 @@ function App() {
   };
 
   useEffect(() => {
-    if (!browserSupported()) {
-      setScreen('unsupported');
-      return;
-    }
+    // Even in a browser that cannot do the visit, the link says which clinic and which language:
+    // the advice to open it elsewhere is in the patient's language, under the clinic's name.
+    const supported = browserSupported();
     post<{ language: Lang; clinicName: string; verified: boolean }>('/api/patient/open', { token }).then(
       async (r) => {
         setLang(r.language);
         setClinicName(r.clinicName);
-        if (r.verified) await refresh().catch(fail);
+        if (!supported) setScreen('unsupported');
+        else if (r.verified) await refresh().catch(fail);
         else setScreen('verify');
       },
       () => setScreen('invalid'),

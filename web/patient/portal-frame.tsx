@@ -47,7 +47,7 @@ export function Unsupported({ t }: { t: Strings }) {
     <div class="card">
       <h1>{t.unsupportedTitle}</h1>
       <p>{t.unsupported(recommendedBrowser())}</p>
-      <input readOnly value={location.href} aria-label="Link" onFocus={(e) => (e.target as HTMLInputElement).select()} />
+      <input readOnly value={location.href} aria-label={t.linkLabel} onFocus={(e) => (e.target as HTMLInputElement).select()} />
       <div class="actions">
         <button onClick={() => navigator.clipboard?.writeText(location.href).then(() => setCopied(true))}>{copied ? t.copied : t.copyLink}</button>
       </div>
