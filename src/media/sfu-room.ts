@@ -52,6 +52,8 @@ export interface PublishedMedia {
   layerPeaks: number[];
   /** A layer the publisher stopped by itself is no choice again before this time (ms): see LAYER_SETTLE_MS. */
   layerSettlesAt: number[];
+  /** When the per-packet path last looked for a stopped layer (ms): see dropStoppedLayer. */
+  stopCheckedAt: number;
   /** The publisher's priority for this track (publish-time `priority`). */
   priority: Priority;
   /** Publisher hints: layers we asked the publisher to stop encoding (nobody receives them). */
@@ -83,17 +85,23 @@ interface PeerState {
   last: { estimate: number; budget: number; used: number; audio: number } | null;
   /** As a publisher: it negotiated publisher_hints (adaptive simulcast). */
   publisherHints: boolean;
+  /** As a subscriber: its downlink counts as lossy until then (ms); see playoutDelay. */
+  lossyUntil: number;
 }
 
 const NACK_INTERVAL_MS = 20;
 const SPEAKER_DECISION_MS = 200;
 /** How often layer bitrates are measured and layers allocated. */
 export const ALLOCATION_INTERVAL_MS = 250;
-/** A publisher this far (round trip, ms) or farther gets a playout delay at its subscribers. */
-const FAR_PUBLISHER_RTT_MS = 80;
+/** A publisher (or a subscriber on a lossy downlink) this far (round trip, ms) or farther gets a playout delay: see playoutDelay. */
+const FAR_RTT_MS = 80;
 /** The delay asked for: the publisher's round trip plus this (detection, NACK, forwarding). */
 const PLAYOUT_DELAY_MARGIN_MS = 60;
 const MAX_PLAYOUT_DELAY_MS = 600;
+/** A subscriber's downlink with at least this loss (per loss window) is lossy ... */
+const LOSSY_DOWNLINK = 0.02;
+/** ... and stays so this long after (ms). */
+const LOSSY_HOLD_MS = 10_000;
 /** Bitrates are measured over this rolling window ... */
 const RATE_WINDOW_MS = 1000;
 /** ... and smoothed with this time constant. */
@@ -105,7 +113,9 @@ const LAYER_STALE_MS = 1500;
  * OTHER_LAYER_FLOWING_MS): the publisher dropped it (its uplink estimate or its CPU), and the
  * subscribers on it see a frozen picture until they are moved to a layer that still comes.
  */
-const LAYER_STOPPED_MS = 400;
+const LAYER_STOPPED_MS = 300;
+/** The per-packet path looks for a stopped layer at most this often per track. */
+const STOP_CHECK_MS = 50;
 /**
  * A layer the publisher stopped by itself must then flow this long before it is a choice again:
  * on a lossy or narrow uplink the publisher's estimate hovers around what its top layer needs and
@@ -163,7 +173,7 @@ export class SfuRoom {
 
   addPeer(participantSid: string, transport: PeerTransport): void {
     const downlink = new DownlinkEstimator();
-    const state: PeerState = { transport, routes: new Map(), nack: new NackGenerator(), downlink, profile: DEFAULT_PROFILE, last: null, publisherHints: false };
+    const state: PeerState = { transport, routes: new Map(), nack: new NackGenerator(), downlink, profile: DEFAULT_PROFILE, last: null, publisherHints: false, lossyUntil: 0 };
     transport.downlink = downlink;
     this.peers.set(participantSid, state);
     transport.onRtp = (rtp) => this.onRtp(state, rtp);
@@ -206,6 +216,7 @@ export class SfuRoom {
       rateWindow: [],
       layerPeaks: [],
       layerSettlesAt: [],
+      stopCheckedAt: 0,
       priority: 'standard',
       hintedOff: [],
       hintChangedAt: [],
@@ -441,19 +452,29 @@ export class SfuRoom {
     const perf = tick ? performance.now() : undefined;
     for (const [sid, peer] of this.peers) this.allocateFor(sid, peer, now, perf);
     for (const track of this.tracks.values()) this.publisherHints(track, now);
-    if (tick) for (const track of this.tracks.values()) this.playoutDelay(track);
+    if (tick) for (const track of this.tracks.values()) this.playoutDelay(track, now);
   }
 
   /**
    * A far publisher's lost packets are resent a round trip later; a subscriber near us would play
    * the frame before the repair arrives and freeze. Its video then asks subscribers to hold frames
    * about that long (the playout-delay header extension), and no longer once the publisher is near.
+   * The same holds for a far subscriber on a lossy downlink: what we resend to it arrives a round
+   * trip late, so its own video is asked to wait about its round trip (kept LOSSY_HOLD_MS after
+   * the loss was last seen, so the delay does not come and go with each loss window).
    */
-  private playoutDelay(track: PublishedMedia): void {
+  private playoutDelay(track: PublishedMedia, now: number): void {
     if (track.kind !== 'video') return;
-    const rtt = this.peers.get(track.publisherSid)?.transport.roundTripMs ?? null;
-    const delay = rtt !== null && rtt >= FAR_PUBLISHER_RTT_MS ? Math.min(MAX_PLAYOUT_DELAY_MS, Math.round(rtt + PLAYOUT_DELAY_MARGIN_MS)) : 0;
-    for (const f of track.forwarders.values()) f.playoutDelayMs = delay;
+    const fromPublisher = playoutDelayFor(this.peers.get(track.publisherSid)?.transport.roundTripMs ?? null);
+    for (const [subscriberSid, f] of track.forwarders) {
+      const sub = this.peers.get(subscriberSid);
+      let own = 0;
+      if (sub) {
+        if ((sub.downlink.stats().loss ?? 0) >= LOSSY_DOWNLINK) sub.lossyUntil = now + LOSSY_HOLD_MS;
+        if (now < sub.lossyUntil) own = playoutDelayFor(sub.transport.roundTripMs);
+      }
+      f.playoutDelayMs = Math.max(fromPublisher, own);
+    }
   }
 
   /**
@@ -620,6 +641,23 @@ export class SfuRoom {
     if (off.length || on.length) this.onSwitchOff(subscriberSid, off, on);
   }
 
+  /**
+   * Between allocation ticks: a layer in use that the publisher stopped (nothing for
+   * LAYER_STOPPED_MS while this packet's layer flows) leaves the ranking at once and the
+   * subscribers on it are moved, rather than at the next tick (up to ALLOCATION_INTERVAL_MS of
+   * frozen picture more). The next tick's measureLayers applies the same rule.
+   */
+  private dropStoppedLayer(track: PublishedMedia, now: number): void {
+    track.stopCheckedAt = now;
+    const stopped = track.layerOrder.filter((l) => !track.hintedOff[l] && now - (track.layerSeenAt[l] ?? 0) >= LAYER_STOPPED_MS && now - (track.hintChangedAt[l] ?? 0) >= LAYER_RESTART_MS);
+    if (stopped.length === 0 || stopped.length === track.layerOrder.length) return;
+    for (const l of stopped) track.layerSettlesAt[l] = now + LAYER_SETTLE_MS;
+    track.layerOrder = track.layerOrder.filter((l) => !stopped.includes(l));
+    this.allocateAll(false);
+    // The publisher re-configured its encoder by itself (as measureLayers would say at the tick).
+    if (track.hintChangedAt.every((t) => now - t > LAYER_RESTART_MS)) this.refreshAfterReconfiguration(track);
+  }
+
   private sendNacks(): void {
     const now = Date.now();
     for (const peer of this.peers.values()) {
@@ -657,6 +695,7 @@ export class SfuRoom {
       if (rtp.payload.length === 0) return; // padding-only bandwidth probe
     }
     track.layerSeenAt[layer] = now;
+    if (track.layerOrder.length > 1 && now - track.stopCheckedAt >= STOP_CHECK_MS) this.dropStoppedLayer(track, now);
     if (track.codec === 'VP8' && track.layerSsrcs.length > 1 && (rtp.payload[0]! & 0x10) !== 0) {
       const size = vp8KeyframeSize(rtp.payload);
       if (size) track.layerHeights[layer] = size.height;
@@ -667,6 +706,11 @@ export class SfuRoom {
     rtp.header.extensions = [];
     for (const forwarder of track.forwarders.values()) forwarder.forward(layer, rtp);
   }
+}
+
+/** The playout delay to ask for across a round trip of `rtt` ms: 0 when it is short (or unknown). */
+function playoutDelayFor(rtt: number | null): number {
+  return rtt !== null && rtt >= FAR_RTT_MS ? Math.min(MAX_PLAYOUT_DELAY_MS, Math.round(rtt + PLAYOUT_DELAY_MARGIN_MS)) : 0;
 }
 
 /**
