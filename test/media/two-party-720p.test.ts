@@ -69,7 +69,9 @@ test('two-party seed options on a clean link: each decodes the other at 1280x720
   };
   const [bobSeesAlice, aliceSeesBob] = await Promise.all([timeTo720(b, 'alice'), timeTo720(a, 'bob')]);
   console.log(`1280x720 decoded ${bobSeesAlice} ms (bob ← alice) and ${aliceSeesBob} ms (alice ← bob) after bob joined`);
-  assert.ok(bobSeesAlice <= LIMIT_MS, `bob decoded alice at 1280x720 ${bobSeesAlice} ms after joining (at most ${LIMIT_MS})`);
-  assert.ok(aliceSeesBob <= LIMIT_MS, `alice decoded bob at 1280x720 ${aliceSeesBob} ms after he joined (at most ${LIMIT_MS})`);
+  // What each encoder did (size, why it was limited, for how long), for the failure message.
+  const senders = async () => `alice sends ${JSON.stringify(await outbound(a))}; bob sends ${JSON.stringify(await outbound(b))}`;
+  assert.ok(bobSeesAlice <= LIMIT_MS, `bob decoded alice at 1280x720 ${bobSeesAlice} ms after joining (at most ${LIMIT_MS}); ${await senders()}`);
+  assert.ok(aliceSeesBob <= LIMIT_MS, `alice decoded bob at 1280x720 ${aliceSeesBob} ms after he joined (at most ${LIMIT_MS}); ${await senders()}`);
   for (const p of [a, b]) await p.evaluate(() => (window as any).tv.disconnect()).catch(() => undefined);
 });
