@@ -64,42 +64,41 @@ export class Vp8Ids {
   }
 }
 
-/** One forwarding sender's picture ID / TL0PICIDX mapping (output = input + offset). */
+/** One counter (modulo `mask + 1`) continued across stretches: output = input + offset. */
+class ContinuedCounter {
+  private offset = 0;
+  /** The newest value sent; -1 = none yet. */
+  private last = -1;
+  pending = false;
+
+  constructor(private readonly mask: number) {}
+
+  map(value: number): number {
+    if (this.pending) {
+      if (this.last >= 0) this.offset = (this.last + 1 - value) & this.mask;
+      this.pending = false;
+    }
+    const out = (value + this.offset) & this.mask;
+    // A late packet (a retransmission from the publisher) does not move the newest back.
+    if (this.last < 0 || ((out - this.last) & this.mask) <= this.mask >> 1) this.last = out;
+    return out;
+  }
+}
+
+/** One forwarding sender's picture ID / TL0PICIDX mapping. */
 export class Vp8Numbering {
-  private pidOffset = 0;
-  private tl0Offset = 0;
-  /** The newest values sent; -1 = none yet. */
-  private lastPid = -1;
-  private lastTl0 = -1;
-  private pidPending = false;
-  private tl0Pending = false;
+  private readonly pid = new ContinuedCounter(0x7fff);
+  private readonly tl0 = new ContinuedCounter(0xff);
 
   /** The next packet starts a new stretch (another layer, or after a pause). */
   scheduleContinuity(): void {
-    this.pidPending = true;
-    this.tl0Pending = true;
+    this.pid.pending = true;
+    this.tl0.pending = true;
   }
 
   /** Rewrites `ids.pid` and `ids.tl0` (those present) to our numbering. */
   map(ids: Vp8Ids): void {
-    if (ids.pidAt >= 0) {
-      if (this.pidPending) {
-        if (this.lastPid >= 0) this.pidOffset = (this.lastPid + 1 - ids.pid) & 0x7fff;
-        this.pidPending = false;
-      }
-      const out = (ids.pid + this.pidOffset) & 0x7fff;
-      // A late packet (a retransmission from the publisher) does not move the newest back.
-      if (this.lastPid < 0 || ((out - this.lastPid) & 0x7fff) < 0x4000) this.lastPid = out;
-      ids.pid = out;
-    }
-    if (ids.tl0At >= 0) {
-      if (this.tl0Pending) {
-        if (this.lastTl0 >= 0) this.tl0Offset = (this.lastTl0 + 1 - ids.tl0) & 0xff;
-        this.tl0Pending = false;
-      }
-      const out = (ids.tl0 + this.tl0Offset) & 0xff;
-      if (this.lastTl0 < 0 || ((out - this.lastTl0) & 0xff) < 0x80) this.lastTl0 = out;
-      ids.tl0 = out;
-    }
+    if (ids.pidAt >= 0) ids.pid = this.pid.map(ids.pid);
+    if (ids.tl0At >= 0) ids.tl0 = this.tl0.map(ids.tl0);
   }
 }
