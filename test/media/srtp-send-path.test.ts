@@ -80,6 +80,57 @@ test('protect equals an independent per-packet AES-CTR + HMAC-SHA1 reference', (
   }
 });
 
+test('keystream made ahead: interleaved SSRCs, gaps, late and repeated packets, longer and shorter payloads, a ROC wrap', () => {
+  // The context makes the keystream of the next packets of each SSRC in one call; whatever order
+  // the packets come in, every one must still equal the per-packet reference.
+  const key = randomBytes(16);
+  const salt = randomBytes(14);
+  const auth = randomBytes(20);
+  const ctx = new SrtpSendContext({ key, salt, auth }, SRTP_AES128_CM_HMAC_SHA1_80);
+  const reference = (header: Buffer, payload: Buffer, ssrc: number, seq: number, roc: number) => {
+    const iv = Buffer.alloc(16);
+    salt.copy(iv);
+    iv.writeUInt32BE((iv.readUInt32BE(4) ^ ssrc) >>> 0, 4);
+    iv.writeUInt32BE((iv.readUInt32BE(8) ^ roc) >>> 0, 8);
+    iv.writeUInt16BE(iv.readUInt16BE(12) ^ seq, 12);
+    const enc = createCipheriv('aes-128-ctr', key, iv).update(payload);
+    const rocBytes = Buffer.alloc(4);
+    rocBytes.writeUInt32BE(roc);
+    return Buffer.concat([header, enc, createHmac('sha1', auth).update(header).update(enc).update(rocBytes).digest().subarray(0, 10)]);
+  };
+  const streams = [
+    { ssrc: 0x11111111, index: 65_520 }, // wraps into ROC 1 within the run
+    { ssrc: 0x22222222, index: 7 },
+    { ssrc: 0x33333333, index: 3 * 65_536 + 100 },
+  ];
+  let checked = 0;
+  for (let i = 0; i < 400; i++) {
+    const s = streams[i % 3]!;
+    const r = (i * 7919) % 100;
+    let index = s.index;
+    if (r < 10) index = s.index + 1 + (r % 5); // a gap (lost at the publisher)
+    else if (r < 15) index = Math.max(0, s.index - 1 - (r % 20)); // late: an older packet
+    else if (r < 17) index = s.index - 1; // the same index again (a resend without RTX)
+    if (index > s.index) s.index = index;
+    if (r >= 15) s.index++;
+    const payloadLength = r < 30 ? 1 + ((i * 37) % 1400) : 100 + ((i * 13) % 300);
+    const seq = index % 65_536;
+    const roc = Math.floor(index / 65_536);
+    const header = Buffer.alloc(12);
+    header[0] = 0x80;
+    header[1] = 96;
+    header.writeUInt16BE(seq, 2);
+    header.writeUInt32BE(i, 4);
+    header.writeUInt32BE(s.ssrc, 8);
+    const payload = randomBytes(payloadLength);
+    const out = protect(ctx, Buffer.concat([header, payload]), 12, roc);
+    assert.deepEqual(out, reference(header, payload, s.ssrc, seq, roc), `packet ${i}: ssrc ${s.ssrc.toString(16)}, roc ${roc}, seq ${seq}, ${payloadLength} bytes`);
+    checked++;
+  }
+  assert.equal(checked, 400);
+  assert.ok(streams[0]!.index > 65_536, 'the first stream crossed a ROC wrap');
+});
+
 for (const [name, profile] of [
   ['AES_CM_128_HMAC_SHA1_80', SRTP_AES128_CM_HMAC_SHA1_80],
   ['AEAD_AES_128_GCM', SRTP_AEAD_AES_128_GCM],

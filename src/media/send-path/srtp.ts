@@ -4,13 +4,15 @@
 // forwarding.
 //
 // AES_CM_128_HMAC_SHA1_80 (what Chromium and our server settle on): the AES counter-mode
-// keystream comes from one persistent AES-128-ECB context (the counter blocks of a packet are
-// encrypted in one call and XORed into the payload), and HMAC-SHA1 is computed as two one-shot
+// keystream comes from one persistent AES-128-ECB context, and is made ahead for the next
+// KEYSTREAM_AHEAD packets of each SSRC in one call (./keystream-ahead.ts: a call costs about ten
+// times the AES work of one packet), then XORed into the payload. HMAC-SHA1 is computed as two one-shot
 // SHA-1 hashes over buffers that already hold the padded key ((K ⊕ ipad) ‖ packet ‖ ROC, then
 // (K ⊕ opad) ‖ inner), so no HMAC object is made per packet.
 // AEAD_AES_128_GCM: Node has no reusable GCM context, so that profile still makes one
 // cipher per packet (but writes in place, with no other allocation than OpenSSL's).
 import { createCipheriv, hash, type Cipher } from 'node:crypto';
+import { KEYSTREAM_AHEAD, KeystreamAhead } from './keystream-ahead.js';
 
 export const SRTP_AES128_CM_HMAC_SHA1_80 = 0x0001;
 export const SRTP_AEAD_AES_128_GCM = 0x0007;
@@ -25,6 +27,8 @@ export function srtpTagLength(profile: SrtpProfile): number {
 export const MAX_RTP_PACKET = 1500;
 const SHA1_BLOCK = 64;
 const HMAC_TAG = 10;
+/** SSRCs whose keystream is kept ahead per context (a subscriber's transport has a few dozen). */
+const MAX_AHEAD_SSRCS = 64;
 
 // RFC 3711 §4.3.1 labels for SRTP (SRTCP keys are not derived: RTCP stays with werift).
 const LABEL_RTP_ENCRYPTION = 0x00;
@@ -67,9 +71,10 @@ export class SrtpSendContext {
   private readonly sessionSalt: Buffer;
   // AES-CM
   private readonly ecb: Cipher | null = null;
-  /** Counter blocks of one packet, rebuilt per packet from the IV pattern. */
-  private readonly counters = Buffer.alloc(MAX_RTP_PACKET + 16);
-  private readonly iv = Buffer.alloc(16);
+  /** Counter blocks of the packets whose keystream is made in one call. */
+  private readonly counters = Buffer.alloc(KEYSTREAM_AHEAD * (MAX_RTP_PACKET + 16));
+  /** Per SSRC, the keystream of its next packets. */
+  private readonly ahead = new Map<number, KeystreamAhead>();
   /** (K ⊕ ipad) ‖ packet ‖ ROC: the inner hash's input, packet written at SHA1_BLOCK. */
   private readonly inner = Buffer.alloc(SHA1_BLOCK + MAX_RTP_PACKET + 4 + 16);
   private readonly innerWords: Int32Array;
@@ -138,46 +143,50 @@ export class SrtpSendContext {
     const buf = this.inner;
     const total = headerLength + payloadLength;
     if (payloadLength > 0) {
-      // IV = (k_s · 2¹⁶) ⊕ (SSRC · 2⁶⁴) ⊕ (index · 2¹⁶); the block counter fills the low 16 bits.
-      const iv = this.iv;
-      this.sessionSalt.copy(iv, 0);
-      iv[14] = 0;
-      iv[15] = 0;
-      iv.writeUInt32BE((iv.readUInt32BE(4) ^ ssrc) >>> 0, 4);
-      iv.writeUInt32BE((iv.readUInt32BE(8) ^ roc) >>> 0, 8);
-      iv.writeUInt16BE(iv.readUInt16BE(12) ^ seq, 12);
-      const blocks = (payloadLength + 15) >> 4;
-      const counters = this.counters;
-      const bytes = blocks << 4;
-      counters.fill(iv, 0, bytes);
-      for (let b = 1; b < blocks; b++) {
-        counters[(b << 4) + 14] = b >> 8;
-        counters[(b << 4) + 15] = b & 0xff;
+      const index = roc * 0x10000 + seq;
+      let ahead = this.ahead.get(ssrc);
+      if (ahead === undefined) {
+        if (this.ahead.size >= MAX_AHEAD_SSRCS) this.ahead.clear();
+        ahead = new KeystreamAhead();
+        this.ahead.set(ssrc, ahead);
       }
-      const keystream = this.ecb!.update(counters.subarray(0, bytes));
+      let at = ahead.offsetOf(index, payloadLength);
+      if (at < 0) {
+        if (ahead.base >= 0 && index < ahead.base) {
+          // A packet older than those made ahead (sent late): its own keystream, the rest kept.
+          ahead = new KeystreamAhead();
+          ahead.make(this.ecb!, this.sessionSalt, ssrc, this.counters, index, payloadLength, 1);
+        } else {
+          ahead.make(this.ecb!, this.sessionSalt, ssrc, this.counters, index, payloadLength, KEYSTREAM_AHEAD);
+        }
+        at = 0;
+      }
       // XOR the keystream into the payload, four bytes at a time where both are aligned.
+      const keystream = ahead.keystream;
       const start = SHA1_BLOCK + headerLength;
       const end = start + payloadLength;
       let i = start;
-      if ((keystream.byteOffset & 3) === 0) {
-        const ks = new Int32Array(keystream.buffer, keystream.byteOffset, blocks << 2);
+      if (ahead.words.length > 0) {
+        const ks = ahead.words;
         const w = this.innerWords;
         const words = payloadLength >> 2;
         const base = start >> 2;
-        for (let k = 0; k < words; k++) w[base + k]! ^= ks[k]!;
+        const from = at >> 2;
+        for (let k = 0; k < words; k++) w[base + k]! ^= ks[from + k]!;
         i = start + (words << 2);
       }
-      for (; i < end; i++) buf[i]! ^= keystream[i - start]!;
+      for (; i < end; i++) buf[i]! ^= keystream[at + i - start]!;
     }
     // Authentication tag: HMAC-SHA1(k_a, packet ‖ ROC), first 80 bits.
     const rocAt = SHA1_BLOCK + total;
     buf.writeUInt32BE(roc >>> 0, rocAt);
-    const innerDigest = hash('sha1', buf.subarray(0, rocAt + 4), 'buffer') as unknown as Buffer;
-    innerDigest.copy(this.outer, SHA1_BLOCK);
-    const tag = hash('sha1', this.outer, 'buffer') as unknown as Buffer;
+    // The digests come back as latin1 ('binary') strings (one char per byte): about half the cost of a
+    // Buffer, which Node backs with memory of its own for each digest.
+    this.outer.write(hash('sha1', buf.subarray(0, rocAt + 4), 'binary'), SHA1_BLOCK, 20, 'latin1');
+    const tag = hash('sha1', this.outer, 'binary');
     const out = Buffer.allocUnsafe(total + HMAC_TAG);
     buf.copy(out, 0, SHA1_BLOCK, rocAt);
-    tag.copy(out, total, 0, HMAC_TAG);
+    out.write(tag, total, HMAC_TAG, 'latin1');
     return out;
   }
 
