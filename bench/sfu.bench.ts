@@ -3,6 +3,7 @@
 //   npm run bench:sfu            (= tsx bench/sfu.bench.ts)
 //   npm run bench:sfu -- --profile           also record a V8 CPU profile of the server at the
 //                                            largest subscriber count (inflates that row's CPU)
+//   npm run bench:sfu -- --profile=heap      instead, sample the server's allocations (collected ones too)
 //   npm run bench:sfu -- --steps=0,2,4 --joins=5 --measure=5     a shorter run
 //   npm run bench:sfu -- --camera=pattern    Chromium's built-in fake camera instead of the
 //                                            generated noisy clip (much lower bitrate)
@@ -51,6 +52,7 @@ import { WeriftSubscriber } from './sfu/werift-subscriber.js';
 import { CHROMIUM_PATH, launchBrowser, openBenchPage, startAppOrigin, type JoinTiming, type PublisherSendStats } from './sfu/browser.js';
 import { coreBusy, fitLine, percentile, readCoreTimes, type Line } from './sfu/stats.js';
 import { printProfile, summarizeProfile, type ProfileSummary } from './sfu/profile-summary.js';
+import { summarizeHeapProfile } from './sfu/heap-profile-summary.js';
 import { writeNoisyCameraY4m } from './sfu/camera.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -70,7 +72,8 @@ const STEPS = [...new Set(numberList(args.get('steps'), [0, 2, 4, 8, 12]))].sort
 const JOINS = Number(args.get('joins') ?? 20);
 const SETTLE_MS = 1000 * Number(args.get('settle') ?? 5);
 const MEASURE_MS = 1000 * Number(args.get('measure') ?? 10);
-const PROFILE = args.get('profile') === 'true';
+const PROFILE = args.get('profile') === 'true' || args.get('profile') === 'heap';
+const HEAP_PROFILE = args.get('profile') === 'heap';
 const CAMERA = args.get('camera') === 'pattern' ? 'pattern' : 'noise';
 const IDLE_MS = 5000;
 /** Longest wait for Chromium's bandwidth estimate and encoder to reach 1280x720. */
@@ -318,7 +321,7 @@ async function main(): Promise<void> {
     TWILIO_API_KEY: 'SK' + randomBytes(16).toString('hex'),
     TWILIO_API_SECRET: randomBytes(16).toString('hex'),
   };
-  const nodeArgs = [process.execPath, '--expose-gc', '--import', 'tsx', path.join(ROOT, 'bench/sfu/server.ts')];
+  const nodeArgs = [process.execPath, '--expose-gc', ...(process.env.SFU_BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', path.join(ROOT, 'bench/sfu/server.ts')];
   const [cmd, ...cmdArgs] = canPin ? ['taskset', '-c', String(SERVER_CORE), ...nodeArgs] : nodeArgs;
   const child = spawn(cmd!, cmdArgs, {
     cwd: ROOT,
@@ -417,6 +420,7 @@ async function main(): Promise<void> {
   });
   const rows: StepRow[] = [];
   let profile: ProfileSummary | null = null;
+  let heapProfile: string | null = null;
   let profileFile: string | null = null;
   const received = () => subscribers.reduce((s, x) => s + x.received, 0);
   /** One slice of a measurement window: raw deltas, and how much of the server core others took. */
@@ -533,19 +537,20 @@ async function main(): Promise<void> {
     log(`K=${k}: media flowing to every subscriber; settling ${SETTLE_MS / 1000} s`);
     await sleep(SETTLE_MS);
     const profiling = PROFILE && k === STEPS[STEPS.length - 1];
-    if (profiling) await server.request('profile-start');
+    if (profiling) await server.request('profile-start', { kind: HEAP_PROFILE ? 'heap' : 'cpu' });
     const w = await measureWindow(!profiling);
     if (profiling) {
-      profileFile = path.join(os.tmpdir(), `televisit-sfu-server-${Date.now()}.cpuprofile`);
+      profileFile = path.join(os.tmpdir(), `televisit-sfu-server-${Date.now()}.${HEAP_PROFILE ? 'heapprofile' : 'cpuprofile'}`);
       await server.request('profile-stop', { path: profileFile }, 60_000);
-      profile = summarizeProfile(profileFile);
+      if (HEAP_PROFILE) heapProfile = summarizeHeapProfile(profileFile, MEASURE_MS / 1000);
+      else profile = summarizeProfile(profileFile);
     }
     const pub = await sendStats();
     const mem = await server.request<ServerMemory>('memory', {}, 30_000);
     const reasons: string[] = [];
     if (w.foreignServerCoreLoad > FOREIGN_LOAD_LIMIT) reasons.push(`other processes took ${(w.foreignServerCoreLoad * 100).toFixed(0)}% of core ${SERVER_CORE}`);
     if (pub.video && pub.video.qualityLimitationReason !== 'none') reasons.push(`publisher limited by ${pub.video.qualityLimitationReason} (${pub.video.width}x${pub.video.height})`);
-    if (profiling) reasons.push('CPU profiler running');
+    if (profiling) reasons.push(HEAP_PROFILE ? 'allocation sampling running' : 'CPU profiler running');
     const row: StepRow = {
       subscribers: k,
       subscriberSrtp: [...new Set(subscribers.map((x) => x.srtpProfile ?? 'unknown'))].join(','),
@@ -663,6 +668,7 @@ async function main(): Promise<void> {
   fs.writeFileSync(RESULTS, JSON.stringify(result, null, 2) + '\n');
   printReport(result, rows);
   if (profile) printProfile(profile);
+  if (heapProfile) console.log(heapProfile);
   console.log(`\nJSON: ${path.relative(ROOT, RESULTS)}`);
   if (joins.length < JOINS / 2) throw new Error(`only ${joins.length} of ${JOINS} joins reached a decoded frame`);
 }

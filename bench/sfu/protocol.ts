@@ -8,7 +8,7 @@ export const MARKER = '@@sfu-bench ';
 export type ServerRequest =
   | { id: number; cmd: 'sample' }
   | { id: number; cmd: 'memory' }
-  | { id: number; cmd: 'profile-start' }
+  | { id: number; cmd: 'profile-start'; kind?: 'cpu' | 'heap' }
   | { id: number; cmd: 'profile-stop'; path: string }
   | { id: number; cmd: 'quit' };
 

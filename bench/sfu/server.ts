@@ -97,8 +97,9 @@ function memory(): ServerMemory {
   return { gc: !!gc, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers };
 }
 
-// In-process V8 CPU profile of a chosen window (only with the benchmark's --profile).
+// In-process V8 CPU profile (or allocation sampling) of a chosen window (only with the benchmark's --profile).
 let inspector: Session | null = null;
+let profileKind: 'cpu' | 'heap' = 'cpu';
 function post(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
   return new Promise((resolve, reject) => inspector!.post(method, params, (err, result) => (err ? reject(err) : resolve(result))));
 }
@@ -112,13 +113,20 @@ async function handle(req: ServerRequest): Promise<unknown> {
     case 'profile-start':
       inspector = new Session();
       inspector.connect();
+      profileKind = req.kind ?? 'cpu';
+      if (profileKind === 'heap') {
+        // Where the garbage comes from: every sampled allocation, also those already collected.
+        await post('HeapProfiler.enable');
+        await post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+        return true;
+      }
       await post('Profiler.enable');
       await post('Profiler.setSamplingInterval', { interval: 200 });
       await post('Profiler.start');
       return true;
     case 'profile-stop': {
       if (!inspector) throw new Error('no profile running');
-      const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+      const { profile } = (await post(profileKind === 'heap' ? 'HeapProfiler.stopSampling' : 'Profiler.stop')) as { profile: unknown };
       fs.writeFileSync(req.path, JSON.stringify(profile));
       inspector.disconnect();
       inspector = null;

@@ -18,11 +18,13 @@
 // - in between: hold.
 // All times are milliseconds on one monotonic clock (performance.now() in production).
 
-export interface TwccResult {
-  /** Transport-wide sequence number (16 bits). */
-  seq: number;
-  /** Arrival time at the receiver (its clock, ms), or null if reported lost. */
-  arrivalMs: number | null;
+/** The packets one transport-cc feedback reports, as parallel arrays (rtcp/transport-cc-report.ts). */
+export interface TwccPackets {
+  length: number;
+  /** Transport-wide sequence numbers (16 bits). */
+  seq: ArrayLike<number>;
+  /** Arrival times at the receiver (its clock, ms); NaN if reported lost. */
+  arrivalMs: ArrayLike<number>;
 }
 
 export interface EstimatorOptions {
@@ -151,14 +153,15 @@ export class DownlinkEstimator {
     this.sentSinceUpdate += bytes;
   }
 
-  onTransportFeedback(results: Iterable<TwccResult>, now: number): void {
+  onTransportFeedback(report: TwccPackets, now: number): void {
     let any = false;
-    for (const r of results) {
-      const i = r.seq & 0xffff;
+    for (let k = 0; k < report.length; k++) {
+      const i = report.seq[k]! & 0xffff;
+      const arrivalMs = report.arrivalMs[k]!;
       const sent = this.sentAt[i]!;
       if (sent === 0 || now - sent > MIN_DELAY_WINDOW_MS) continue; // not ours, or long ago
       any = true;
-      if (r.arrivalMs === null || !Number.isFinite(r.arrivalMs)) {
+      if (!Number.isFinite(arrivalMs)) {
         if (this.reportedLost[i] === 0) {
           this.twccTotal++;
           this.twccLost++;
@@ -172,10 +175,10 @@ export class DownlinkEstimator {
       // nothing about the queue (it was sent much later than recorded).
       if (this.reportedLost[i] === 1) continue;
       this.twccTotal++;
-      if (r.arrivalMs < this.firstArrival) this.firstArrival = r.arrivalMs;
+      if (arrivalMs < this.firstArrival) this.firstArrival = arrivalMs;
       else this.arrivalBytes += this.sentBytes[i]!; // the first packet only opens the window
-      if (r.arrivalMs > this.lastArrival) this.lastArrival = r.arrivalMs;
-      const delay = r.arrivalMs - sent;
+      if (arrivalMs > this.lastArrival) this.lastArrival = arrivalMs;
+      const delay = arrivalMs - sent;
       const base = this.updateMinDelay(delay, now);
       this.delaySum += delay - base;
       this.delayCount++;
@@ -309,42 +312,4 @@ export class DownlinkEstimator {
     for (const b of this.minDelay) if (b.min < min) min = b.min;
     return min;
   }
-}
-
-/** Chunks and deltas of a transport-cc feedback packet as werift parses them. */
-export interface ParsedTwcc {
-  baseSequenceNumber: number;
-  packetStatusCount: number;
-  referenceTime: number;
-  packetChunks: ({ packetStatus: number; runLength: number } | { symbolSize: number; symbolList: number[] })[];
-  recvDeltas: { delta: number }[];
-}
-
-/**
- * Per-packet results of a transport-cc feedback (draft-holmer-rmcat-transport-wide-cc-extensions-01).
- * werift's own `packetResults` skips status-vector chunks and so misplaces arrival times.
- */
-export function twccResults(fb: ParsedTwcc): TwccResult[] {
-  const out: TwccResult[] = [];
-  let seq = fb.baseSequenceNumber;
-  let remaining = fb.packetStatusCount;
-  let arrival = fb.referenceTime * 64;
-  let d = 0;
-  const one = (status: number) => {
-    if (remaining <= 0) return;
-    remaining--;
-    if (status === 1 || status === 2) {
-      const delta = fb.recvDeltas[d++];
-      if (delta) {
-        arrival += delta.delta / 1000;
-        out.push({ seq: seq & 0xffff, arrivalMs: arrival });
-      }
-    } else if (status === 0) out.push({ seq: seq & 0xffff, arrivalMs: null });
-    seq++;
-  };
-  for (const chunk of fb.packetChunks) {
-    if ('runLength' in chunk) for (let i = 0; i < chunk.runLength && remaining > 0; i++) one(chunk.packetStatus);
-    else for (const s of chunk.symbolList) one(s);
-  }
-  return out;
 }

@@ -24,7 +24,8 @@ import {
 } from 'werift';
 import { TransportCcFeedback } from './rtcp/transport-cc-feedback.js';
 import { withStartBitrate } from './start-bitrate.js';
-import { twccResults, type ParsedTwcc, type TwccResult } from './downlink-estimator.js';
+import type { TwccPackets } from './downlink-estimator.js';
+import { keepTransportCcRaw, TwccReport, type RawTransportCc } from './rtcp/transport-cc-report.js';
 import { RtpSendPath, type OutboundStream, type SenderLike } from './send-path/rtp-send-path.js';
 
 /** What the subscriber's browser says about the packets we send it (a DownlinkEstimator). */
@@ -32,7 +33,7 @@ export interface DownlinkFeedbackSink {
   onPacketSent(seq: number, bytes: number, now: number): void;
   /** Whether a retransmission of this size fits the retransmission budget now. */
   allowRetransmission(bytes: number, now: number): boolean;
-  onTransportFeedback(results: Iterable<TwccResult>, now: number): void;
+  onTransportFeedback(report: TwccPackets, now: number): void;
   onReceiverReport(ssrc: number, fractionLost: number, highestSeq: number, now: number): void;
   onRemb(bps: number, now: number): void;
 }
@@ -60,6 +61,10 @@ const RTT_WINDOW_MS = 5000;
 const NTP_UNIX_OFFSET_S = 2_208_988_800;
 /** Full Intra Request's feedback message type (RFC 5104). */
 const FIR_FMT = 4;
+
+// werift keeps transport-cc feedback as bytes; one report, reused, reads each message as it arrives.
+keepTransportCcRaw();
+const twccReport = new TwccReport();
 
 /** Publishers start their video at this rate (kbit/s): enough for 1280x720 from the first frame (start-bitrate.ts). */
 const VIDEO_START_KBPS = 2500;
@@ -389,7 +394,7 @@ export class PeerTransport {
         }
         if (rtcp.type === RtcpTransportLayerFeedback.type) {
           const fb = (rtcp as RtcpTransportLayerFeedback).feedback as { count: number };
-          if (fb.count === TransportWideCC.count && this.downlink) this.downlink.onTransportFeedback(twccResults(fb as unknown as ParsedTwcc), performance.now());
+          if (fb.count === TransportWideCC.count && this.downlink && twccReport.read((fb as RawTransportCc).fci)) this.downlink.onTransportFeedback(twccReport, performance.now());
           return;
         }
         if (rtcp.type !== RtcpPayloadSpecificFeedback.type) return;

@@ -190,7 +190,7 @@ const EXTENSIONS = [
 function fakeSender(profile: SrtpProfile = SRTP_AES128_CM_HMAC_SHA1_80) {
   const { key, salt, receiver } = weriftSessions(profile);
   const wire: Buffer[] = [];
-  const pair = { protocol: { type: 'stun', transport: { type: 'udp', closed: false, socket: { send: (b: Buffer) => wire.push(b) } } }, remoteAddr: ['127.0.0.1', 5000] as [string, number], packetsSent: 0, bytesSent: 0 };
+  const pair = { protocol: { type: 'stun', transport: { type: 'udp', closed: false, socket: { send: (b: Buffer, port: number, host: string) => (assert.equal(`${host}:${port}`, '127.0.0.1:5000', 'sent to the pair\'s remote candidate'), wire.push(b)) } } }, remoteCandidate: { host: '127.0.0.1', port: 5000 }, packetsSent: 0, bytesSent: 0 };
   const dtls: DtlsTransportLike = {
     state: 'connected',
     srtp: { config: { keys: { localMasterKey: key, localMasterSalt: salt }, profile } },

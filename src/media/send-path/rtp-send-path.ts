@@ -46,7 +46,8 @@ interface IceTransportLike {
 }
 interface CandidatePairLike {
   protocol: { type: string; transport: IceTransportLike };
-  remoteAddr: [string, number];
+  /** (werift's `remoteAddr` getter makes a new array per call: read the candidate instead.) */
+  remoteCandidate: { host: string; port: number };
   packetsSent: number;
   bytesSent: number;
 }
@@ -446,7 +447,8 @@ export class RtpSendPath {
     if (pair.protocol.type === 'stun' && transport.type === 'udp' && transport.socket && !transport.closed) {
       if (!preResolved.has(transport.socket)) preResolve(transport.socket);
       try {
-        transport.socket.send(data, pair.remoteAddr[1], pair.remoteAddr[0]);
+        const remote = pair.remoteCandidate;
+        transport.socket.send(data, remote.port, remote.host);
       } catch {
         return; // the socket is closing
       }
