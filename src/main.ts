@@ -4,8 +4,10 @@ import { ConfigError, loadConfig } from './config.js';
 import { createTelevisit } from './app.js';
 import { formatDevCredentials } from './video/credentials/bootstrap.js';
 import { formatDemoLogins } from './clinic/demo-clinic.js';
+import { tuneGarbageCollector } from './gc-tuning.js';
 
 async function main(): Promise<void> {
+  tuneGarbageCollector();
   let config;
   try {
     config = loadConfig();

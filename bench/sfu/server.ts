@@ -24,6 +24,8 @@ if (env.SFU_BENCH_PEER_TRANSPORT) {
 }
 console.log(`PeerTransport from ${env.SFU_BENCH_PEER_TRANSPORT ?? 'src/media/peer-transport.ts'}`);
 const { loadConfig } = await import('../../src/config.js');
+// The production process's GC setting (src/main.ts), unless the run compares without it.
+if (env.SFU_BENCH_DEFAULT_GC !== '1') (await import('../../src/gc-tuning.js')).tuneGarbageCollector();
 const { createTelevisit } = await import('../../src/app.js');
 const dataDir = env.SFU_BENCH_DATA_DIR;
 if (!dataDir) {
