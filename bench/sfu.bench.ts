@@ -4,6 +4,8 @@
 //   npm run bench:sfu -- --profile           also record a V8 CPU profile of the server at the
 //                                            largest subscriber count (inflates that row's CPU)
 //   npm run bench:sfu -- --profile=heap      instead, sample the server's allocations (collected ones too)
+//   SFU_BENCH_SERVER_FLAGS='--trace-gc'      extra node/V8 flags for the server process
+//   SFU_BENCH_DEFAULT_GC=1                   the server without src/gc-tuning.ts (V8's default heap growth)
 //   npm run bench:sfu -- --steps=0,2,4 --joins=5 --measure=5     a shorter run
 //   npm run bench:sfu -- --camera=pattern    Chromium's built-in fake camera instead of the
 //                                            generated noisy clip (much lower bitrate)
