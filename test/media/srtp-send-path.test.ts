@@ -27,6 +27,20 @@ function weriftSessions(profile: SrtpProfile) {
   return { key, salt, sender, receiver };
 }
 
+/** An independent per-packet SRTP (AES-CM + HMAC-SHA1-80) from session keys: Node's aes-128-ctr and HMAC. */
+function referenceProtect(keys: { key: Buffer; salt: Buffer; auth: Buffer }, header: Buffer, payload: Buffer, ssrc: number, seq: number, roc: number): Buffer {
+  const iv = Buffer.alloc(16);
+  keys.salt.copy(iv);
+  iv.writeUInt32BE((iv.readUInt32BE(4) ^ ssrc) >>> 0, 4);
+  iv.writeUInt32BE((iv.readUInt32BE(8) ^ roc) >>> 0, 8);
+  iv.writeUInt16BE(iv.readUInt16BE(12) ^ seq, 12);
+  const enc = createCipheriv('aes-128-ctr', keys.key, iv).update(payload);
+  const rocBytes = Buffer.alloc(4);
+  rocBytes.writeUInt32BE(roc);
+  const tag = createHmac('sha1', keys.auth).update(header).update(enc).update(rocBytes).digest().subarray(0, 10);
+  return Buffer.concat([header, enc, tag]);
+}
+
 test('key derivation matches RFC 3711 appendix B.3', () => {
   const masterKey = hex('E1F97A0D3E018BE0D64FA32C06DE4139');
   const masterSalt = hex('0EC675AD498AFEEBB6960B3AABE6');
@@ -67,16 +81,7 @@ test('protect equals an independent per-packet AES-CTR + HMAC-SHA1 reference', (
     header.writeUInt32BE(0x10ab0000, 16);
     const payload = randomBytes(payloadLength);
     const out = protect(ctx, Buffer.concat([header, payload]), 20, roc);
-    const iv = Buffer.alloc(16);
-    salt.copy(iv);
-    iv.writeUInt32BE((iv.readUInt32BE(4) ^ ssrc) >>> 0, 4);
-    iv.writeUInt32BE((iv.readUInt32BE(8) ^ roc) >>> 0, 8);
-    iv.writeUInt16BE(iv.readUInt16BE(12) ^ seq, 12);
-    const enc = createCipheriv('aes-128-ctr', key, iv).update(payload);
-    const rocBytes = Buffer.alloc(4);
-    rocBytes.writeUInt32BE(roc);
-    const tag = createHmac('sha1', auth).update(header).update(enc).update(rocBytes).digest().subarray(0, 10);
-    assert.deepEqual(out, Buffer.concat([header, enc, tag]), `payload ${payloadLength}, seq ${seq}, roc ${roc}`);
+    assert.deepEqual(out, referenceProtect({ key, salt, auth }, header, payload, ssrc, seq, roc), `payload ${payloadLength}, seq ${seq}, roc ${roc}`);
   }
 });
 
@@ -87,17 +92,6 @@ test('keystream made ahead: interleaved SSRCs, gaps, late and repeated packets, 
   const salt = randomBytes(14);
   const auth = randomBytes(20);
   const ctx = new SrtpSendContext({ key, salt, auth }, SRTP_AES128_CM_HMAC_SHA1_80);
-  const reference = (header: Buffer, payload: Buffer, ssrc: number, seq: number, roc: number) => {
-    const iv = Buffer.alloc(16);
-    salt.copy(iv);
-    iv.writeUInt32BE((iv.readUInt32BE(4) ^ ssrc) >>> 0, 4);
-    iv.writeUInt32BE((iv.readUInt32BE(8) ^ roc) >>> 0, 8);
-    iv.writeUInt16BE(iv.readUInt16BE(12) ^ seq, 12);
-    const enc = createCipheriv('aes-128-ctr', key, iv).update(payload);
-    const rocBytes = Buffer.alloc(4);
-    rocBytes.writeUInt32BE(roc);
-    return Buffer.concat([header, enc, createHmac('sha1', auth).update(header).update(enc).update(rocBytes).digest().subarray(0, 10)]);
-  };
   const streams = [
     { ssrc: 0x11111111, index: 65_520 }, // wraps into ROC 1 within the run
     { ssrc: 0x22222222, index: 7 },
@@ -124,7 +118,7 @@ test('keystream made ahead: interleaved SSRCs, gaps, late and repeated packets, 
     header.writeUInt32BE(s.ssrc, 8);
     const payload = randomBytes(payloadLength);
     const out = protect(ctx, Buffer.concat([header, payload]), 12, roc);
-    assert.deepEqual(out, reference(header, payload, s.ssrc, seq, roc), `packet ${i}: ssrc ${s.ssrc.toString(16)}, roc ${roc}, seq ${seq}, ${payloadLength} bytes`);
+    assert.deepEqual(out, referenceProtect({ key, salt, auth }, header, payload, s.ssrc, seq, roc), `packet ${i}: ssrc ${s.ssrc.toString(16)}, roc ${roc}, seq ${seq}, ${payloadLength} bytes`);
     checked++;
   }
   assert.equal(checked, 400);
