@@ -279,12 +279,12 @@ export class SmsService {
   }
 
   /** Moves a message forward only: reports arrive out of order, and an older one changes nothing. */
-  private async advance(id: string, status: SmsStatus, error: string | null): Promise<void> {
+  private async advance(id: string, status: SmsStatus, error: string | null, trx?: Transaction<Database>): Promise<void> {
     const earlier = (['queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed'] as SmsStatus[]).filter(
       (s) => statusRank(s) < statusRank(status),
     );
     if (earlier.length === 0) return;
-    await this.db
+    await (trx ?? this.db)
       .updateTable('sms_messages')
       .set({ status, updated_at: iso(this.clock.now()), ...(error ? { error: error.slice(0, 300) } : {}) })
       .where('id', '=', id)
@@ -317,13 +317,16 @@ export class SmsService {
         statusCallbackUrl: callbackPath ? this.options.publicUrl() + callbackPath : '',
       });
       const now = iso(this.clock.now());
-      await this.db
-        .updateTable('sms_messages')
-        .set({ provider_message_id: result.providerMessageId, sent_at: now, error: null, updated_at: now })
-        .where('id', '=', row.id)
-        .execute();
-      // A status report may already have moved it further (a fast gateway); only ever forward.
-      await this.advance(row.id, result.status, null);
+      // The provider's id and the status it reported land together: no reader sees one without the other.
+      await this.db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('sms_messages')
+          .set({ provider_message_id: result.providerMessageId, sent_at: now, error: null, updated_at: now })
+          .where('id', '=', row.id)
+          .execute();
+        // A status report may already have moved it further (a fast gateway); only ever forward.
+        await this.advance(row.id, result.status, null, trx);
+      });
       // The outbox provider logs its own line; one per message is enough.
       this.log[this.provider.name === 'outbox' ? 'debug' : 'info']({ ...logFields, status: result.status, attempt: ctx.attempts }, 'sms handed to provider');
     } catch (err) {
