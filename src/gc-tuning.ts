@@ -8,7 +8,7 @@
 // (docs/benchmarks.md, session 5). It costs memory: up to one more live heap's worth.
 import v8 from 'node:v8';
 
-export const HEAP_GROWING_PERCENT = 100;
+const HEAP_GROWING_PERCENT = 100;
 
 export function tuneGarbageCollector(): void {
   v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);

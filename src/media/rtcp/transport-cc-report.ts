@@ -57,23 +57,16 @@ export class TwccReport {
     let out = 0;
     for (let i = 0; i < n; i++) {
       const s = status[i]!;
-      const seq = (base + i) & 0xffff;
-      if (s === STATUS_NOT_RECEIVED) {
-        this.seq[out] = seq;
-        this.arrivalMs[out++] = NaN;
-      } else if (s === STATUS_SMALL_DELTA) {
-        if (at + 1 > fci.length) break;
-        arrival += fci[at]! * DELTA_UNIT_MS;
-        at += 1;
-        this.seq[out] = seq;
-        this.arrivalMs[out++] = arrival;
-      } else if (s === STATUS_LARGE_DELTA) {
-        if (at + 2 > fci.length) break;
-        arrival += fci.readInt16BE(at) * DELTA_UNIT_MS;
-        at += 2;
-        this.seq[out] = seq;
-        this.arrivalMs[out++] = arrival;
+      if (s === STATUS_SMALL_DELTA || s === STATUS_LARGE_DELTA) {
+        const size = s === STATUS_SMALL_DELTA ? 1 : 2;
+        if (at + size > fci.length) break;
+        arrival += (size === 1 ? fci[at]! : fci.readInt16BE(at)) * DELTA_UNIT_MS;
+        at += size;
+      } else if (s !== STATUS_NOT_RECEIVED) {
+        continue; // status 3: no delta, nothing to report
       }
+      this.seq[out] = (base + i) & 0xffff;
+      this.arrivalMs[out++] = s === STATUS_NOT_RECEIVED ? NaN : arrival;
     }
     this.length = out;
     return true;
