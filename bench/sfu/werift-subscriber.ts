@@ -4,6 +4,11 @@
 // RoomClient (src/telephony/bridge/room-client.ts), here publishing nothing and receiving audio
 // and video, with Chromium's codecs, header extensions, transport-cc feedback and SRTP profile.
 import { RoomClient, SRTP_PROFILES, type SrtpProfileName, type SubscriberCounts } from '../../src/telephony/bridge/room-client.js';
+import { useOwnSrtpContexts } from '../../src/media/srtp/werift-sessions.js';
+
+// The subscribers decrypt with our SRTP contexts, as the server's transports do: werift's own
+// made two OpenSSL objects per packet, and a dozen subscribers kept the clients' core near 100 %.
+useOwnSrtpContexts();
 
 export { SRTP_PROFILES };
 export type { SrtpProfileName, SubscriberCounts };

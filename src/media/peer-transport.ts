@@ -26,6 +26,7 @@ import { TransportCcFeedback } from './rtcp/transport-cc-feedback.js';
 import { withStartBitrate } from './start-bitrate.js';
 import type { TwccPackets } from './downlink-estimator.js';
 import { keepTransportCcRaw, TwccReport, type RawTransportCc } from './rtcp/transport-cc-report.js';
+import { useOwnSrtpContexts } from './srtp/werift-sessions.js';
 import { RtpSendPath, type OutboundStream, type SenderLike } from './send-path/rtp-send-path.js';
 
 /** What the subscriber's browser says about the packets we send it (a DownlinkEstimator). */
@@ -64,6 +65,8 @@ const FIR_FMT = 4;
 
 // werift keeps transport-cc feedback as bytes; one report, reused, reads each message as it arrives.
 keepTransportCcRaw();
+// werift's transports decrypt incoming SRTP and SRTCP, and encrypt RTCP, with our long-lived contexts.
+useOwnSrtpContexts();
 const twccReport = new TwccReport();
 
 /** Publishers start their video at this rate (kbit/s): enough for 1280x720 from the first frame (start-bitrate.ts). */

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import { RtpHeader, RtpPacket, SrtpSession } from 'werift';
-import { deriveSessionKey, RolloverCounter, SrtpSendContext, SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80, type SrtpProfile } from '../../src/media/send-path/srtp.js';
+import { deriveSessionKey, RolloverCounter, SrtpSendContext, SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80, type SrtpProfile } from '../../src/media/srtp/srtp.js';
 import { Vp8Ids, Vp8Numbering } from '../../src/media/send-path/vp8-numbering.js';
 import { ExtensionLayout, HISTORY_SIZE, RtpSendPath, URI_PLAYOUT_DELAY, type DtlsTransportLike, type SenderLike } from '../../src/media/send-path/rtp-send-path.js';
 

@@ -20,7 +20,7 @@ import type { Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { RtpPacket } from 'werift';
-import { MAX_RTP_PACKET, RolloverCounter, SrtpSendContext, SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80, type SrtpProfile } from './srtp.js';
+import { MAX_RTP_PACKET, RolloverCounter, SrtpSendContext, SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80, type SrtpProfile } from '../srtp/srtp.js';
 import { Vp8Ids, Vp8Numbering } from './vp8-numbering.js';
 
 const URI_MID = 'urn:ietf:params:rtp-hdrext:sdes:mid';

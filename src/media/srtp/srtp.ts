@@ -1,18 +1,20 @@
 // SRTP protection of outgoing RTP (RFC 3711, RFC 7714) with contexts that live as long as the
 // session: the send path protects every forwarded packet once per subscriber, and creating
 // OpenSSL cipher and HMAC objects per packet (as werift does) was the largest single cost of
-// forwarding.
+// forwarding. Also the SRTP key derivation and profile constants the receive side and SRTCP
+// (./srtp-receive.ts, ./srtcp.ts) share.
 //
 // AES_CM_128_HMAC_SHA1_80 (what Chromium and our server settle on): the AES counter-mode
 // keystream comes from one persistent AES-128-ECB context, and is made ahead for the next
 // KEYSTREAM_AHEAD packets of each SSRC in one call (./keystream-ahead.ts: a call costs about ten
-// times the AES work of one packet), then XORed into the payload. HMAC-SHA1 is computed as two one-shot
-// SHA-1 hashes over buffers that already hold the padded key ((K ⊕ ipad) ‖ packet ‖ ROC, then
-// (K ⊕ opad) ‖ inner), so no HMAC object is made per packet.
+// times the AES work of one packet), then XORed into the payload. HMAC-SHA1 is two one-shot
+// SHA-1 hashes over a buffer that already holds the padded key (./hmac-sha1.ts), so no HMAC
+// object is made per packet.
 // AEAD_AES_128_GCM: Node has no reusable GCM context, so that profile still makes one
 // cipher per packet (but writes in place, with no other allocation than OpenSSL's).
-import { createCipheriv, hash, type Cipher } from 'node:crypto';
-import { KEYSTREAM_AHEAD, KeystreamAhead } from './keystream-ahead.js';
+import { createCipheriv, type Cipher } from 'node:crypto';
+import { SessionKeystream } from './keystream-ahead.js';
+import { HMAC_MESSAGE_OFFSET, HmacSha1 } from './hmac-sha1.js';
 
 export const SRTP_AES128_CM_HMAC_SHA1_80 = 0x0001;
 export const SRTP_AEAD_AES_128_GCM = 0x0007;
@@ -25,17 +27,19 @@ export function srtpTagLength(profile: SrtpProfile): number {
 
 /** Largest RTP packet (header and payload) we protect; longer ones are refused. */
 export const MAX_RTP_PACKET = 1500;
-const SHA1_BLOCK = 64;
-const HMAC_TAG = 10;
-/** SSRCs whose keystream is kept ahead per context (a subscriber's transport has a few dozen). */
-const MAX_AHEAD_SSRCS = 64;
+/** Bytes of an AES_CM_128_HMAC_SHA1_80 authentication tag. */
+export const HMAC_TAG = 10;
 
-// RFC 3711 §4.3.1 labels for SRTP (SRTCP keys are not derived: RTCP stays with werift).
-const LABEL_RTP_ENCRYPTION = 0x00;
-const LABEL_RTP_AUTH = 0x01;
-const LABEL_RTP_SALT = 0x02;
+// RFC 3711 §4.3.1 key derivation labels.
+export const LABEL_RTP_ENCRYPTION = 0x00;
+export const LABEL_RTP_AUTH = 0x01;
+export const LABEL_RTP_SALT = 0x02;
+export const LABEL_RTCP_ENCRYPTION = 0x03;
+export const LABEL_RTCP_AUTH = 0x04;
+export const LABEL_RTCP_SALT = 0x05;
 
-function aesEcb(key: Buffer): Cipher {
+/** AES-128-ECB without padding: the keystream's block cipher. */
+export function aesEcb(key: Buffer): Cipher {
   const c = createCipheriv('aes-128-ecb', key, null);
   c.setAutoPadding(false);
   return c;
@@ -69,18 +73,11 @@ export class SrtpSendContext {
   readonly profile: SrtpProfile;
   private readonly sessionKey: Buffer;
   private readonly sessionSalt: Buffer;
-  // AES-CM
-  private readonly ecb: Cipher | null = null;
-  /** Counter blocks of the packets whose keystream is made in one call. */
-  private readonly counters = Buffer.alloc(KEYSTREAM_AHEAD * (MAX_RTP_PACKET + 16));
-  /** Per SSRC, the keystream of its next packets. */
-  private readonly ahead = new Map<number, KeystreamAhead>();
-  /** (K ⊕ ipad) ‖ packet ‖ ROC: the inner hash's input, packet written at SHA1_BLOCK. */
-  private readonly inner = Buffer.alloc(SHA1_BLOCK + MAX_RTP_PACKET + 4 + 16);
-  private readonly innerWords: Int32Array;
-  /** (K ⊕ opad) ‖ inner digest. */
-  private readonly outer = Buffer.alloc(SHA1_BLOCK + 20);
-  // AEAD
+  // AES-CM: the keystream per SSRC, and the HMAC whose buffer holds packet ‖ ROC.
+  private readonly keystream: SessionKeystream | null = null;
+  private readonly hmac: HmacSha1 | null = null;
+  // AEAD: the packet is written at the same offset of a plain buffer.
+  private readonly plain: Buffer;
   private readonly nonce = Buffer.alloc(12);
 
   constructor(masterKey: Buffer, masterSalt: Buffer, profile: SrtpProfile);
@@ -105,16 +102,12 @@ export class SrtpSendContext {
       authKey = a.auth;
     }
     if (cm) {
-      this.ecb = aesEcb(this.sessionKey);
-      this.inner.fill(0x36, 0, SHA1_BLOCK);
-      this.outer.fill(0x5c, 0, SHA1_BLOCK);
-      const k = authKey ?? Buffer.alloc(20);
-      for (let i = 0; i < k.length; i++) {
-        this.inner[i]! ^= k[i]!;
-        this.outer[i]! ^= k[i]!;
-      }
+      this.keystream = new SessionKeystream(aesEcb(this.sessionKey), this.sessionSalt, MAX_RTP_PACKET);
+      this.hmac = new HmacSha1(authKey ?? Buffer.alloc(20), MAX_RTP_PACKET + 4);
+      this.plain = this.hmac.buffer;
+    } else {
+      this.plain = Buffer.alloc(HMAC_MESSAGE_OFFSET + MAX_RTP_PACKET);
     }
-    this.innerWords = new Int32Array(this.inner.buffer, this.inner.byteOffset, this.inner.length >> 2);
   }
 
   /**
@@ -126,66 +119,30 @@ export class SrtpSendContext {
   protect(headerLength: number, payloadLength: number, ssrc: number, seq: number, roc: number): Buffer {
     const total = headerLength + payloadLength;
     if (total > MAX_RTP_PACKET || (headerLength & 3) !== 0) throw new RangeError(`RTP packet too long or header unaligned (${headerLength}+${payloadLength})`);
-    return this.ecb ? this.protectCm(headerLength, payloadLength, ssrc, seq, roc) : this.protectGcm(headerLength, payloadLength, ssrc, seq, roc);
+    return this.hmac ? this.protectCm(headerLength, payloadLength, ssrc, seq, roc) : this.protectGcm(headerLength, payloadLength, ssrc, seq, roc);
   }
 
   /** Where the caller writes the plaintext packet (header then payload) before protect(). */
   packetBuffer(): Buffer {
-    return this.inner;
+    return this.plain;
   }
 
   /** Offset of the packet in packetBuffer(). */
   get packetOffset(): number {
-    return SHA1_BLOCK;
+    return HMAC_MESSAGE_OFFSET;
   }
 
   private protectCm(headerLength: number, payloadLength: number, ssrc: number, seq: number, roc: number): Buffer {
-    const buf = this.inner;
+    const hmac = this.hmac!;
+    const buf = hmac.buffer;
     const total = headerLength + payloadLength;
-    if (payloadLength > 0) {
-      const index = roc * 0x10000 + seq;
-      let ahead = this.ahead.get(ssrc);
-      if (ahead === undefined) {
-        if (this.ahead.size >= MAX_AHEAD_SSRCS) this.ahead.clear();
-        ahead = new KeystreamAhead();
-        this.ahead.set(ssrc, ahead);
-      }
-      let at = ahead.offsetOf(index, payloadLength);
-      if (at < 0) {
-        if (ahead.base >= 0 && index < ahead.base) {
-          // A packet older than those made ahead (sent late): its own keystream, the rest kept.
-          ahead = new KeystreamAhead();
-          ahead.make(this.ecb!, this.sessionSalt, ssrc, this.counters, index, payloadLength, 1);
-        } else {
-          ahead.make(this.ecb!, this.sessionSalt, ssrc, this.counters, index, payloadLength, KEYSTREAM_AHEAD);
-        }
-        at = 0;
-      }
-      // XOR the keystream into the payload, four bytes at a time where both are aligned.
-      const keystream = ahead.keystream;
-      const start = SHA1_BLOCK + headerLength;
-      const end = start + payloadLength;
-      let i = start;
-      if (ahead.words.length > 0) {
-        const ks = ahead.words;
-        const w = this.innerWords;
-        const words = payloadLength >> 2;
-        const base = start >> 2;
-        const from = at >> 2;
-        for (let k = 0; k < words; k++) w[base + k]! ^= ks[from + k]!;
-        i = start + (words << 2);
-      }
-      for (; i < end; i++) buf[i]! ^= keystream[at + i - start]!;
-    }
+    const start = HMAC_MESSAGE_OFFSET;
+    this.keystream!.xor(buf, hmac.words, start + headerLength, payloadLength, ssrc, roc * 0x10000 + seq);
     // Authentication tag: HMAC-SHA1(k_a, packet ‖ ROC), first 80 bits.
-    const rocAt = SHA1_BLOCK + total;
-    buf.writeUInt32BE(roc >>> 0, rocAt);
-    // The digests come back as latin1 ('binary') strings (one char per byte): about half the cost of a
-    // Buffer, which Node backs with memory of its own for each digest.
-    this.outer.write(hash('sha1', buf.subarray(0, rocAt + 4), 'binary'), SHA1_BLOCK, 20, 'latin1');
-    const tag = hash('sha1', this.outer, 'binary');
+    buf.writeUInt32BE(roc >>> 0, start + total);
+    const tag = hmac.digest(total + 4);
     const out = Buffer.allocUnsafe(total + HMAC_TAG);
-    buf.copy(out, 0, SHA1_BLOCK, rocAt);
+    buf.copy(out, 0, start, start + total);
     out.write(tag, total, HMAC_TAG, 'latin1');
     return out;
   }
@@ -198,8 +155,8 @@ export class SrtpSendContext {
     n.writeUInt32BE(roc >>> 0, 6);
     n.writeUInt16BE(seq, 10);
     for (let i = 0; i < 12; i++) n[i]! ^= this.sessionSalt[i]!;
-    const buf = this.inner;
-    const start = SHA1_BLOCK;
+    const buf = this.plain;
+    const start = HMAC_MESSAGE_OFFSET;
     const cipher = createCipheriv('aes-128-gcm', this.sessionKey, n);
     cipher.setAAD(buf.subarray(start, start + headerLength));
     const enc = cipher.update(buf.subarray(start + headerLength, start + headerLength + payloadLength));

@@ -4,6 +4,9 @@
 // not the AES work, was most of the cost), and allocates one buffer instead of one per packet.
 import type { Cipher } from 'node:crypto';
 
+/** SSRCs whose keystream one session keeps ahead (a transport has a few dozen). */
+const MAX_AHEAD_SSRCS = 64;
+
 /** Packets whose keystream one cipher call makes. */
 export const KEYSTREAM_AHEAD = 16;
 const BLOCK = 16;
@@ -61,5 +64,62 @@ export class KeystreamAhead {
     this.base = index;
     this.count = count;
     this.slotBytes = slotBytes;
+  }
+}
+
+/**
+ * The keystream of one session key (SRTP or SRTCP, one direction), kept ahead per SSRC, and
+ * XORed into packets in place.
+ */
+export class SessionKeystream {
+  private readonly ahead = new Map<number, KeystreamAhead>();
+  /** Counter blocks of the packets whose keystream is made in one call. */
+  private readonly counters: Buffer;
+
+  /** `ecb`: AES-128-ECB with the session key, no padding; `salt`: the 14-byte session salt. */
+  constructor(
+    private readonly ecb: Cipher,
+    private readonly salt: Buffer,
+    maxLength: number,
+  ) {
+    this.counters = Buffer.alloc(KEYSTREAM_AHEAD * (maxLength + BLOCK));
+  }
+
+  /**
+   * XORs the keystream of packet `index` (ROC·2¹⁶ + SEQ, or the SRTCP index) of `ssrc` into
+   * `buf[start, start + length)`. `words` views the same memory as `buf`, from its start; with
+   * `start` a multiple of 4, the XOR goes four bytes at a time.
+   */
+  xor(buf: Buffer, words: Int32Array, start: number, length: number, ssrc: number, index: number): void {
+    if (length <= 0) return;
+    let ahead = this.ahead.get(ssrc);
+    if (ahead === undefined) {
+      if (this.ahead.size >= MAX_AHEAD_SSRCS) this.ahead.clear();
+      ahead = new KeystreamAhead();
+      this.ahead.set(ssrc, ahead);
+    }
+    let at = ahead.offsetOf(index, length);
+    if (at < 0) {
+      if (ahead.base >= 0 && index < ahead.base) {
+        // Older than those made ahead (sent or received late): its own keystream, the rest kept.
+        ahead = new KeystreamAhead();
+        ahead.make(this.ecb, this.salt, ssrc, this.counters, index, length, 1);
+      } else {
+        ahead.make(this.ecb, this.salt, ssrc, this.counters, index, length, KEYSTREAM_AHEAD);
+      }
+      at = 0;
+    }
+    const keystream = ahead.keystream;
+    const end = start + length;
+    let i = start;
+    if (ahead.words.length > 0 && (start & 3) === 0) {
+      const ks = ahead.words;
+      const n = length >> 2;
+      const base = start >> 2;
+      const from = at >> 2;
+      for (let k = 0; k < n; k++) words[base + k]! ^= ks[from + k]!;
+      i = start + (n << 2);
+    }
+    for (; i < end; i++) buf[i]! ^= keystream[at + i - start]!;
   }
 }
