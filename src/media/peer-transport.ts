@@ -27,7 +27,7 @@ import { withStartBitrate } from './start-bitrate.js';
 import type { TwccPackets } from './downlink-estimator.js';
 import { keepTransportCcRaw, TwccReport, type RawTransportCc } from './rtcp/transport-cc-report.js';
 import { useOwnSrtpContexts } from './srtp/werift-sessions.js';
-import { RtpSendPath, type OutboundStream, type SenderLike } from './send-path/rtp-send-path.js';
+import { preResolveSelectedSocket, RtpSendPath, type DtlsTransportLike, type OutboundStream, type SenderLike } from './send-path/rtp-send-path.js';
 
 /** What the subscriber's browser says about the packets we send it (a DownlinkEstimator). */
 export interface DownlinkFeedbackSink {
@@ -168,6 +168,10 @@ export class PeerTransport {
     this.pc.connectionStateChange.subscribe((state) => {
       // If SCTP was negotiated before the first connection, werift started it itself.
       if (state === 'connected' && this.pc.sctpTransport) this.sctpStarted = true;
+      if (state === 'connected') {
+        const dtls = this.dtls();
+        if (dtls) preResolveSelectedSocket(dtls as unknown as DtlsTransportLike);
+      }
       this.onConnectionState(state);
     });
   }

@@ -464,6 +464,15 @@ export class RtpSendPath {
 
 const preResolved = new WeakSet<Socket>();
 
+/**
+ * Pre-resolves the socket of the transport's selected pair (see preResolve) before any RTP is
+ * sent on it: werift's own sends (RTCP to a publisher, which gets no RTP from us) use it too.
+ */
+export function preResolveSelectedSocket(dtls: DtlsTransportLike): void {
+  const socket = dtls.iceTransport.connection.nominated?.protocol.transport.socket;
+  if (socket && !preResolved.has(socket)) preResolve(socket);
+}
+
 
 /**
  * Node's dgram resolves the address of every send() with dns.lookup, even an IP literal, and
