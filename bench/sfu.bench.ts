@@ -272,6 +272,8 @@ interface StepRow {
   slicesUsed: number;
   slicesTaken: number;
   serverCpuUsPerS: number;
+  /** Of which in the kernel (process.cpuUsage().system): the socket calls, mostly. */
+  serverSystemCpuUsPerS: number;
   serverCpuPercent: number;
   eventLoopUtilization: number;
   packetsInPerS: number;
@@ -429,6 +431,7 @@ async function main(): Promise<void> {
   interface Slice {
     seconds: number;
     cpuUs: number;
+    systemUs: number;
     packetsIn: number;
     packetsOut: number;
     dropped: number;
@@ -453,10 +456,12 @@ async function main(): Promise<void> {
       const selfCpu = process.cpuUsage(self);
       const seconds = (next.hrNs - prev.hrNs) / 1e9;
       const cpuUs = next.cpuUserUs + next.cpuSystemUs - (prev.cpuUserUs + prev.cpuSystemUs);
+      const systemUs = next.cpuSystemUs - prev.cpuSystemUs;
       const task = coreBusy(cores, coresNow, true)[`cpu${SERVER_CORE}`] ?? NaN;
       slices.push({
         seconds,
         cpuUs,
+        systemUs,
         packetsIn: next.packetsIn - prev.packetsIn,
         packetsOut: next.packetsOut - prev.packetsOut,
         dropped: next.dropped - prev.dropped,
@@ -503,6 +508,7 @@ async function main(): Promise<void> {
       slicesTaken: slices.length,
       serverCpuUsPerS: cpuPerS,
       serverCpuPercent: cpuPerS / 1e4,
+      serverSystemCpuUsPerS: sum((x) => x.systemUs) / seconds,
       eventLoopUtilization: eluActive / (eluActive + eluIdle),
       packetsInPerS: inPerS,
       packetsOutPerS: outPerS,
@@ -582,6 +588,8 @@ async function main(): Promise<void> {
   const fitNote = clean.length >= 3 ? (clean.length < rows.length ? `fit excludes disturbed rows K=${rows.filter((r) => r.disturbed).map((r) => r.subscribers).join(',')}` : null) : 'WARNING: fewer than 3 undisturbed rows; the fit uses disturbed rows';
   if (fitNote) log(fitNote);
   const cpuFit: Line = fitLine(fitRows.map((r) => [r.packetsOutPerS, r.serverCpuUsPerS]));
+  // The same fit for the kernel's share alone (system CPU: sendmsg and the loopback's delivery).
+  const systemFit: Line = fitLine(fitRows.map((r) => [r.packetsOutPerS, r.serverSystemCpuUsPerS]));
   const memFit: Line = fitLine(rows.map((r) => [r.subscribers, r.rssAfterGcMiB]));
   const heapFit: Line = fitLine(rows.map((r) => [r.subscribers, r.heapUsedAfterGcMiB]));
   // The first subscribers also pay one-time costs (code, pools); the slope from K = 2 on is the marginal one.
@@ -651,6 +659,7 @@ async function main(): Promise<void> {
       usPerForwardedPacket: round(cpuFit.slope, 2),
       interceptCpuUsPerS: round(cpuFit.intercept, 0),
       r2: round(cpuFit.r2, 4),
+      systemUsPerForwardedPacket: round(systemFit.slope, 2),
       points: cpuFit.n,
       fitSubscriberCounts: fitRows.map((r) => r.subscribers),
       note: fitNote,
@@ -717,6 +726,7 @@ function printReport(result: any, rows: StepRow[]): void {
   console.log(`\nIdle server (no participants): ${f(result.idleServer.cpuUsPerS)} µs/s CPU, RSS ${result.idleServer.rssAfterGcMiB} MiB`);
   console.log(`Fit CPU µs/s = ${f(fc.interceptCpuUsPerS)} + ${fc.usPerForwardedPacket} × packets out/s  (R² ${fc.r2}, K = ${fc.fitSubscriberCounts.join(',')})${fc.note ? ` — ${fc.note}` : ''}`);
   console.log(`=> ${fc.usPerForwardedPacket} µs of server CPU per forwarded packet (target ≤ ${fc.targetUs} µs; werift prototype ${fc.weriftPrototypeUs} µs)`);
+  console.log(`   of which in the kernel (system CPU): ${fc.systemUsPerForwardedPacket} µs`);
   const mp = result.memoryPerSubscriber;
   console.log(`Memory per subscriber (RSS after full GC, slope over K): ${f(mp.rssMiB, 2)} MiB (heap ${f(mp.heapUsedMiB, 2)} MiB); from K=2 on: ${f(mp.rssMiBFromK2, 2)} MiB`);
   const j = result.join;
