@@ -9,6 +9,7 @@ import { RolloverCounter, SrtpSendContext, SRTP_AES128_CM_HMAC_SHA1_80 } from '.
 import { SrtpReceiveContext, SrtpUnprotectError } from '../../src/media/srtp/srtp-receive.js';
 import { SrtcpContext, SrtcpUnprotectError } from '../../src/media/srtp/srtcp.js';
 import { useOwnSrtpContexts } from '../../src/media/srtp/werift-sessions.js';
+import { protectPacket, rtpHeader } from '../helpers/rtp.js';
 
 function keyPair() {
   const a = { key: randomBytes(16), salt: randomBytes(14) };
@@ -18,11 +19,6 @@ function keyPair() {
     profile: SRTP_AES128_CM_HMAC_SHA1_80,
   });
   return { a, b, aToB: config(a, b), bToA: config(b, a) };
-}
-
-function protectWith(ctx: SrtpSendContext, plain: Buffer, headerLength: number, roc: number): Buffer {
-  plain.copy(ctx.packetBuffer(), ctx.packetOffset);
-  return ctx.protect(headerLength, plain.length - headerLength, plain.readUInt32BE(8), plain.readUInt16BE(2), roc);
 }
 
 test('SRTP unprotect: what werift encrypts decrypts to what werift decrypts (CSRCs, extensions, padding, empty payload, a sequence wrap)', () => {
@@ -68,14 +64,8 @@ test('SRTP unprotect: ROC guessed across wraps, with late and repeated packets, 
       seq = s.seq;
       s.seq = (s.seq + 1 + (i % 23 === 0 ? 300 : 0)) & 0xffff; // and now and then a gap
     }
-    const header = Buffer.alloc(12);
-    header[0] = 0x80;
-    header[1] = 96;
-    header.writeUInt16BE(seq, 2);
-    header.writeUInt32BE(i, 4);
-    header.writeUInt32BE(s.ssrc, 8);
-    const plain = Buffer.concat([header, randomBytes(40 + (i % 900))]);
-    const packet = protectWith(send, plain, 12, s.roc.next(seq));
+    const plain = Buffer.concat([rtpHeader(seq, i, s.ssrc), randomBytes(40 + (i % 900))]);
+    const packet = protectPacket(send, plain, 12, s.roc.next(seq));
     s.sent.push([plain]);
     assert.deepEqual(receive.unprotect(packet), plain, `packet ${i}: ssrc ${s.ssrc.toString(16)} seq ${seq}`);
     checked++;
@@ -92,7 +82,7 @@ test('SRTP unprotect: tampered packets are refused and do not move the rollover 
   const roc = new RolloverCounter();
   const make = (seq: number) => {
     const plain = Buffer.concat([Buffer.from([0x80, 111, seq >> 8, seq & 0xff, 0, 0, 0, 1, 0, 0, 0, 42]), randomBytes(80)]);
-    return { plain, packet: protectWith(send, plain, 12, roc.next(seq)) };
+    return { plain, packet: protectPacket(send, plain, 12, roc.next(seq)) };
   };
   const first = make(65_530);
   assert.deepEqual(receive.unprotect(first.packet), first.plain);

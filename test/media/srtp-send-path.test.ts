@@ -7,16 +7,12 @@ import assert from 'node:assert/strict';
 import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import { RtpHeader, RtpPacket, SrtpSession } from 'werift';
 import { deriveSessionKey, RolloverCounter, SrtpSendContext, SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80, type SrtpProfile } from '../../src/media/srtp/srtp.js';
+import { protectPacket, rtpHeader } from '../helpers/rtp.js';
 import { Vp8Ids, Vp8Numbering } from '../../src/media/send-path/vp8-numbering.js';
 import { ExtensionLayout, HISTORY_SIZE, RtpSendPath, URI_PLAYOUT_DELAY, type DtlsTransportLike, type SenderLike } from '../../src/media/send-path/rtp-send-path.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
-/** Writes a plaintext packet into the context's buffer and protects it. */
-function protect(ctx: SrtpSendContext, packet: Buffer, headerLength: number, roc: number): Buffer {
-  packet.copy(ctx.packetBuffer(), ctx.packetOffset);
-  return ctx.protect(headerLength, packet.length - headerLength, packet.readUInt32BE(8), packet.readUInt16BE(2), roc);
-}
 
 function weriftSessions(profile: SrtpProfile) {
   const key = randomBytes(16);
@@ -54,7 +50,7 @@ test('AES-CM keystream matches RFC 3711 appendix B.2', () => {
   // An all-zero payload encrypts to the keystream itself (SSRC 0, ROC 0, SEQ 0).
   const packet = Buffer.alloc(12 + 48);
   packet[0] = 0x80;
-  const out = protect(ctx, packet, 12, 0);
+  const out = protectPacket(ctx, packet, 12, 0);
   assert.equal(out.subarray(12, 60).toString('hex'), 'e03ead0935c95e80e166b16dd92b4eb4' + 'd23513162b02d0f72a43a2fe4a5f97ab' + '41e95b3bb0a2e8dd477901e4fca894c0');
 });
 
@@ -80,7 +76,7 @@ test('protect equals an independent per-packet AES-CTR + HMAC-SHA1 reference', (
     header.writeUInt32BE(0xbede0001, 12);
     header.writeUInt32BE(0x10ab0000, 16);
     const payload = randomBytes(payloadLength);
-    const out = protect(ctx, Buffer.concat([header, payload]), 20, roc);
+    const out = protectPacket(ctx, Buffer.concat([header, payload]), 20, roc);
     assert.deepEqual(out, referenceProtect({ key, salt, auth }, header, payload, ssrc, seq, roc), `payload ${payloadLength}, seq ${seq}, roc ${roc}`);
   }
 });
@@ -110,14 +106,9 @@ test('keystream made ahead: interleaved SSRCs, gaps, late and repeated packets, 
     const payloadLength = r < 30 ? 1 + ((i * 37) % 1400) : 100 + ((i * 13) % 300);
     const seq = index % 65_536;
     const roc = Math.floor(index / 65_536);
-    const header = Buffer.alloc(12);
-    header[0] = 0x80;
-    header[1] = 96;
-    header.writeUInt16BE(seq, 2);
-    header.writeUInt32BE(i, 4);
-    header.writeUInt32BE(s.ssrc, 8);
+    const header = rtpHeader(seq, i, s.ssrc);
     const payload = randomBytes(payloadLength);
-    const out = protect(ctx, Buffer.concat([header, payload]), 12, roc);
+    const out = protectPacket(ctx, Buffer.concat([header, payload]), 12, roc);
     assert.deepEqual(out, referenceProtect({ key, salt, auth }, header, payload, s.ssrc, seq, roc), `packet ${i}: ssrc ${s.ssrc.toString(16)}, roc ${roc}, seq ${seq}, ${payloadLength} bytes`);
     checked++;
   }
@@ -139,7 +130,7 @@ for (const [name, profile] of [
       const payload = randomBytes(i === 3 ? 0 : 50 + i * 60);
       const header = new RtpHeader({ payloadType: 96, marker: i % 4 === 0, sequenceNumber: seq, timestamp: 1000 * i, ssrc, extensions: [{ id: 3, payload: Buffer.from([0, i]) }, { id: 4, payload: Buffer.from('1') }] });
       const plain = new RtpPacket(header, payload).serialize();
-      const ours = protect(ctx, plain, header.serializeSize, roc.next(seq));
+      const ours = protectPacket(ctx, plain, header.serializeSize, roc.next(seq));
       const theirs = sender.encrypt(payload, header);
       assert.deepEqual(ours, theirs, `packet ${i} (seq ${seq})`);
       assert.deepEqual(receiver.decrypt(ours), plain, `werift decrypts packet ${i}`);
@@ -151,7 +142,7 @@ test('a tampered packet is refused by werift (the tag covers header and payload)
   const { key, salt, receiver } = weriftSessions(SRTP_AES128_CM_HMAC_SHA1_80);
   const ctx = new SrtpSendContext(key, salt, SRTP_AES128_CM_HMAC_SHA1_80);
   const plain = new RtpPacket(new RtpHeader({ payloadType: 111, sequenceNumber: 5, timestamp: 9, ssrc: 42 }), randomBytes(100)).serialize();
-  const out = protect(ctx, plain, 12, 0);
+  const out = protectPacket(ctx, plain, 12, 0);
   out[20]! ^= 1;
   assert.throws(() => receiver.decrypt(out));
 });

@@ -3,9 +3,11 @@
 // every sender sends reports; werift made an AES and an HMAC object, and several buffers, for
 // each. Layout: the first 8 bytes (header and sender SSRC) in the clear, the rest encrypted,
 // then E‖SRTCP index (4 bytes) and the 80-bit tag over everything before it.
-import { HMAC_MESSAGE_OFFSET, HmacSha1, tagMatches } from './hmac-sha1.js';
-import { SessionKeystream } from './keystream-ahead.js';
-import { aesEcb, deriveSessionKey, HMAC_TAG, LABEL_RTCP_AUTH, LABEL_RTCP_ENCRYPTION, LABEL_RTCP_SALT } from './srtp.js';
+import { HMAC_MESSAGE_OFFSET, type HmacSha1, tagMatches } from './hmac-sha1.js';
+import type { SessionKeystream } from './keystream-ahead.js';
+import { cmSessionCrypto, HMAC_TAG, LABEL_RTCP_AUTH, LABEL_RTCP_ENCRYPTION, LABEL_RTCP_SALT } from './srtp.js';
+
+const RTCP_LABELS = { encryption: LABEL_RTCP_ENCRYPTION, auth: LABEL_RTCP_AUTH, salt: LABEL_RTCP_SALT };
 
 /** Longest compound RTCP packet we protect or unprotect here. */
 export const MAX_RTCP_PACKET = 1500;
@@ -26,11 +28,8 @@ export class SrtcpContext {
   private readonly sent = new Map<number, number>();
 
   constructor(masterKey: Buffer, masterSalt: Buffer) {
-    if (masterKey.length !== 16) throw new Error(`SRTP master key must be 16 bytes, got ${masterKey.length}`);
-    const key = deriveSessionKey(masterKey, masterSalt, LABEL_RTCP_ENCRYPTION, 16);
-    const salt = deriveSessionKey(masterKey, masterSalt, LABEL_RTCP_SALT, 14);
-    this.keystream = new SessionKeystream(aesEcb(key), salt, MAX_RTCP_PACKET);
-    this.hmac = new HmacSha1(deriveSessionKey(masterKey, masterSalt, LABEL_RTCP_AUTH, 20), MAX_RTCP_PACKET + INDEX);
+    // The tagged message is the packet and its 4-byte E‖index: cmSessionCrypto leaves room for it.
+    ({ keystream: this.keystream, hmac: this.hmac } = cmSessionCrypto(masterKey, masterSalt, RTCP_LABELS, MAX_RTCP_PACKET));
   }
 
   /** Protects a (compound) RTCP packet of 8 to MAX_RTCP_PACKET bytes with the sender SSRC's next index. */

@@ -7,9 +7,11 @@
 // The rollover counter of each SSRC is guessed as RFC 3711 §3.3.1 and appendix A say: the index
 // closest to the highest one received so far. The state moves only for packets that
 // authenticate, so a forged or damaged packet cannot shift it.
-import { HMAC_MESSAGE_OFFSET, HmacSha1, tagMatches } from './hmac-sha1.js';
-import { SessionKeystream } from './keystream-ahead.js';
-import { aesEcb, deriveSessionKey, HMAC_TAG, LABEL_RTP_AUTH, LABEL_RTP_ENCRYPTION, LABEL_RTP_SALT, MAX_RTP_PACKET } from './srtp.js';
+import { HMAC_MESSAGE_OFFSET, type HmacSha1, tagMatches } from './hmac-sha1.js';
+import type { SessionKeystream } from './keystream-ahead.js';
+import { cmSessionCrypto, HMAC_TAG, LABEL_RTP_AUTH, LABEL_RTP_ENCRYPTION, LABEL_RTP_SALT, MAX_RTP_PACKET } from './srtp.js';
+
+const RTP_LABELS = { encryption: LABEL_RTP_ENCRYPTION, auth: LABEL_RTP_AUTH, salt: LABEL_RTP_SALT };
 
 const RTP_HEADER = 12;
 /** SSRCs whose rollover state one context keeps (a publisher sends a handful). */
@@ -31,11 +33,7 @@ export class SrtpReceiveContext {
   private readonly states = new Map<number, ReceiveState>();
 
   constructor(masterKey: Buffer, masterSalt: Buffer) {
-    if (masterKey.length !== 16) throw new Error(`SRTP master key must be 16 bytes, got ${masterKey.length}`);
-    const key = deriveSessionKey(masterKey, masterSalt, LABEL_RTP_ENCRYPTION, 16);
-    const salt = deriveSessionKey(masterKey, masterSalt, LABEL_RTP_SALT, 14);
-    this.keystream = new SessionKeystream(aesEcb(key), salt, MAX_RTP_PACKET);
-    this.hmac = new HmacSha1(deriveSessionKey(masterKey, masterSalt, LABEL_RTP_AUTH, 20), MAX_RTP_PACKET + 4);
+    ({ keystream: this.keystream, hmac: this.hmac } = cmSessionCrypto(masterKey, masterSalt, RTP_LABELS, MAX_RTP_PACKET));
   }
 
   /**

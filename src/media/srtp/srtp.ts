@@ -65,6 +65,26 @@ export function deriveSessionKey(masterKey: Buffer, masterSalt: Buffer, label: n
 }
 
 /**
+ * The AES-CM keystream and HMAC-SHA1 of one direction of an SRTP or SRTCP session
+ * (AES_CM_128_HMAC_SHA1_80), from the master key and salt and that session's three labels.
+ */
+export function cmSessionCrypto(
+  masterKey: Buffer,
+  masterSalt: Buffer,
+  labels: { encryption: number; auth: number; salt: number },
+  maxLength: number,
+): { keystream: SessionKeystream; hmac: HmacSha1 } {
+  if (masterKey.length !== 16) throw new Error(`SRTP master key must be 16 bytes, got ${masterKey.length}`);
+  const key = deriveSessionKey(masterKey, masterSalt, labels.encryption, 16);
+  const salt = deriveSessionKey(masterKey, masterSalt, labels.salt, 14);
+  return {
+    keystream: new SessionKeystream(aesEcb(key), salt, maxLength),
+    // The tagged message is the packet and 4 more bytes (the ROC, or E‖SRTCP index).
+    hmac: new HmacSha1(deriveSessionKey(masterKey, masterSalt, labels.auth, 20), maxLength + 4),
+  };
+}
+
+/**
  * One direction of an SRTP session, for protecting RTP only. The caller keeps the rollover
  * counter of each SSRC (it knows the order of its own sequence numbers) and passes it in.
  */
