@@ -32,11 +32,6 @@ export class HmacSha1 {
     }
   }
 
-  /** Longest message `buffer` holds. */
-  get maxMessage(): number {
-    return this.buffer.length - SHA1_BLOCK;
-  }
-
   /** The HMAC of the `length` bytes written at HMAC_MESSAGE_OFFSET, as 20 latin1 chars. */
   digest(length: number): string {
     this.outer.write(hash('sha1', this.buffer.subarray(0, SHA1_BLOCK + length), 'binary'), SHA1_BLOCK, SHA1_BYTES, 'latin1');

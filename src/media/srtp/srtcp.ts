@@ -5,12 +5,10 @@
 // then E‖SRTCP index (4 bytes) and the 80-bit tag over everything before it.
 import { HMAC_MESSAGE_OFFSET, type HmacSha1, tagMatches } from './hmac-sha1.js';
 import type { SessionKeystream } from './keystream-ahead.js';
-import { cmSessionCrypto, HMAC_TAG, LABEL_RTCP_AUTH, LABEL_RTCP_ENCRYPTION, LABEL_RTCP_SALT } from './srtp.js';
-
-const RTCP_LABELS = { encryption: LABEL_RTCP_ENCRYPTION, auth: LABEL_RTCP_AUTH, salt: LABEL_RTCP_SALT };
+import { cmSessionCrypto, deriveSessionKeys, HMAC_TAG, RTCP_LABELS } from './srtp.js';
 
 /** Longest compound RTCP packet we protect or unprotect here. */
-export const MAX_RTCP_PACKET = 1500;
+const MAX_RTCP_PACKET = 1500;
 const CLEAR = 8;
 const INDEX = 4;
 const E_BIT = 0x80000000;
@@ -29,7 +27,7 @@ export class SrtcpContext {
 
   constructor(masterKey: Buffer, masterSalt: Buffer) {
     // The tagged message is the packet and its 4-byte E‖index: cmSessionCrypto leaves room for it.
-    ({ keystream: this.keystream, hmac: this.hmac } = cmSessionCrypto(masterKey, masterSalt, RTCP_LABELS, MAX_RTCP_PACKET));
+    ({ keystream: this.keystream, hmac: this.hmac } = cmSessionCrypto(deriveSessionKeys(masterKey, masterSalt, RTCP_LABELS, 14), MAX_RTCP_PACKET));
   }
 
   /** Protects a (compound) RTCP packet of 8 to MAX_RTCP_PACKET bytes with the sender SSRC's next index. */

@@ -9,9 +9,7 @@
 // authenticate, so a forged or damaged packet cannot shift it.
 import { HMAC_MESSAGE_OFFSET, type HmacSha1, tagMatches } from './hmac-sha1.js';
 import type { SessionKeystream } from './keystream-ahead.js';
-import { cmSessionCrypto, HMAC_TAG, LABEL_RTP_AUTH, LABEL_RTP_ENCRYPTION, LABEL_RTP_SALT, MAX_RTP_PACKET } from './srtp.js';
-
-const RTP_LABELS = { encryption: LABEL_RTP_ENCRYPTION, auth: LABEL_RTP_AUTH, salt: LABEL_RTP_SALT };
+import { cmSessionCrypto, deriveSessionKeys, HMAC_TAG, MAX_RTP_PACKET, RTP_LABELS } from './srtp.js';
 
 const RTP_HEADER = 12;
 /** SSRCs whose rollover state one context keeps (a publisher sends a handful). */
@@ -33,7 +31,7 @@ export class SrtpReceiveContext {
   private readonly states = new Map<number, ReceiveState>();
 
   constructor(masterKey: Buffer, masterSalt: Buffer) {
-    ({ keystream: this.keystream, hmac: this.hmac } = cmSessionCrypto(masterKey, masterSalt, RTP_LABELS, MAX_RTP_PACKET));
+    ({ keystream: this.keystream, hmac: this.hmac } = cmSessionCrypto(deriveSessionKeys(masterKey, masterSalt, RTP_LABELS, 14), MAX_RTP_PACKET));
   }
 
   /**

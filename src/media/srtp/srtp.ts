@@ -30,13 +30,21 @@ export const MAX_RTP_PACKET = 1500;
 /** Bytes of an AES_CM_128_HMAC_SHA1_80 authentication tag. */
 export const HMAC_TAG = 10;
 
-// RFC 3711 §4.3.1 key derivation labels.
-export const LABEL_RTP_ENCRYPTION = 0x00;
-export const LABEL_RTP_AUTH = 0x01;
-export const LABEL_RTP_SALT = 0x02;
-export const LABEL_RTCP_ENCRYPTION = 0x03;
-export const LABEL_RTCP_AUTH = 0x04;
-export const LABEL_RTCP_SALT = 0x05;
+/** RFC 3711 §4.3.1 key derivation labels of one kind of session. */
+export interface SessionLabels {
+  encryption: number;
+  auth: number;
+  salt: number;
+}
+export const RTP_LABELS: SessionLabels = { encryption: 0x00, auth: 0x01, salt: 0x02 };
+export const RTCP_LABELS: SessionLabels = { encryption: 0x03, auth: 0x04, salt: 0x05 };
+
+/** One direction's session keys: encryption key, salt, and (for AES-CM) the HMAC key. */
+export interface SessionKeys {
+  key: Buffer;
+  salt: Buffer;
+  auth?: Buffer;
+}
 
 /** AES-128-ECB without padding: the keystream's block cipher. */
 export function aesEcb(key: Buffer): Cipher {
@@ -64,23 +72,25 @@ export function deriveSessionKey(masterKey: Buffer, masterSalt: Buffer, label: n
   return Buffer.concat([ecb.update(input), ecb.final()]).subarray(0, length);
 }
 
-/**
- * The AES-CM keystream and HMAC-SHA1 of one direction of an SRTP or SRTCP session
- * (AES_CM_128_HMAC_SHA1_80), from the master key and salt and that session's three labels.
- */
-export function cmSessionCrypto(
-  masterKey: Buffer,
-  masterSalt: Buffer,
-  labels: { encryption: number; auth: number; salt: number },
-  maxLength: number,
-): { keystream: SessionKeystream; hmac: HmacSha1 } {
+/** The session keys of one direction, derived from its master key and salt with `labels`. */
+export function deriveSessionKeys(masterKey: Buffer, masterSalt: Buffer, labels: SessionLabels, saltLength: 12 | 14): Required<SessionKeys> {
   if (masterKey.length !== 16) throw new Error(`SRTP master key must be 16 bytes, got ${masterKey.length}`);
-  const key = deriveSessionKey(masterKey, masterSalt, labels.encryption, 16);
-  const salt = deriveSessionKey(masterKey, masterSalt, labels.salt, 14);
   return {
-    keystream: new SessionKeystream(aesEcb(key), salt, maxLength),
+    key: deriveSessionKey(masterKey, masterSalt, labels.encryption, 16),
+    salt: deriveSessionKey(masterKey, masterSalt, labels.salt, saltLength),
+    auth: deriveSessionKey(masterKey, masterSalt, labels.auth, 20),
+  };
+}
+
+/**
+ * The AES-CM keystream and HMAC-SHA1 (AES_CM_128_HMAC_SHA1_80) of one direction of an SRTP or
+ * SRTCP session, for packets up to `maxLength` bytes.
+ */
+export function cmSessionCrypto(keys: SessionKeys, maxLength: number): { keystream: SessionKeystream; hmac: HmacSha1 } {
+  return {
+    keystream: new SessionKeystream(aesEcb(keys.key), keys.salt, maxLength),
     // The tagged message is the packet and 4 more bytes (the ROC, or E‖SRTCP index).
-    hmac: new HmacSha1(deriveSessionKey(masterKey, masterSalt, labels.auth, 20), maxLength + 4),
+    hmac: new HmacSha1(keys.auth ?? Buffer.alloc(20), maxLength + 4),
   };
 }
 
@@ -102,28 +112,18 @@ export class SrtpSendContext {
 
   constructor(masterKey: Buffer, masterSalt: Buffer, profile: SrtpProfile);
   /** With session keys given directly (test vectors): `masterSalt` is then the session salt. */
-  constructor(sessionKeys: { key: Buffer; salt: Buffer; auth?: Buffer }, profile: SrtpProfile);
-  constructor(a: Buffer | { key: Buffer; salt: Buffer; auth?: Buffer }, b: Buffer | SrtpProfile, c?: SrtpProfile) {
+  constructor(sessionKeys: SessionKeys, profile: SrtpProfile);
+  constructor(a: Buffer | SessionKeys, b: Buffer | SrtpProfile, c?: SrtpProfile) {
     const profile = (Buffer.isBuffer(a) ? c : b) as SrtpProfile;
     this.profile = profile;
     if (profile !== SRTP_AES128_CM_HMAC_SHA1_80 && profile !== SRTP_AEAD_AES_128_GCM) throw new Error(`unsupported SRTP profile ${profile as number}`);
     const cm = profile === SRTP_AES128_CM_HMAC_SHA1_80;
     this.tagLength = srtpTagLength(profile);
-    let authKey: Buffer | undefined;
-    if (Buffer.isBuffer(a)) {
-      const masterSalt = b as Buffer;
-      if (a.length !== 16) throw new Error(`SRTP master key must be 16 bytes, got ${a.length}`);
-      this.sessionKey = deriveSessionKey(a, masterSalt, LABEL_RTP_ENCRYPTION, 16);
-      this.sessionSalt = deriveSessionKey(a, masterSalt, LABEL_RTP_SALT, cm ? 14 : 12);
-      if (cm) authKey = deriveSessionKey(a, masterSalt, LABEL_RTP_AUTH, 20);
-    } else {
-      this.sessionKey = a.key;
-      this.sessionSalt = a.salt;
-      authKey = a.auth;
-    }
+    const keys = Buffer.isBuffer(a) ? deriveSessionKeys(a, b as Buffer, RTP_LABELS, cm ? 14 : 12) : a;
+    this.sessionKey = keys.key;
+    this.sessionSalt = keys.salt;
     if (cm) {
-      this.keystream = new SessionKeystream(aesEcb(this.sessionKey), this.sessionSalt, MAX_RTP_PACKET);
-      this.hmac = new HmacSha1(authKey ?? Buffer.alloc(20), MAX_RTP_PACKET + 4);
+      ({ keystream: this.keystream, hmac: this.hmac } = cmSessionCrypto(keys, MAX_RTP_PACKET));
       this.plain = this.hmac.buffer;
     } else {
       this.plain = Buffer.alloc(HMAC_MESSAGE_OFFSET + MAX_RTP_PACKET);

@@ -49,22 +49,21 @@ function replaceContexts(srtp: WeriftSession, srtcp: WeriftSession): void {
   const rtpIn = new SrtpReceiveContext(keys.remoteMasterKey, keys.remoteMasterSalt);
   const rtcpIn = new SrtcpContext(keys.remoteMasterKey, keys.remoteMasterSalt);
   const rtcpOut = new SrtcpContext(keys.localMasterKey, keys.localMasterSalt);
-  srtp.decrypt = (packet) => {
-    try {
-      return rtpIn.unprotect(packet);
-    } catch (error) {
-      throw new SrtpAuthenticationError((error as Error).message);
-    }
-  };
-  srtcp.decrypt = (packet) => {
-    try {
-      return rtcpIn.unprotect(packet);
-    } catch (error) {
-      throw new SrtpAuthenticationError((error as Error).message);
-    }
-  };
-  // An RTCP packet longer than MAX_RTCP_PACKET throws, and werift's callers drop it: it would not
-  // fit a datagram on any path anyway, and werift's own context cannot take over without reusing
-  // indexes (and so keystream) of ours.
+  srtp.decrypt = refusingAsWerift((packet) => rtpIn.unprotect(packet));
+  srtcp.decrypt = refusingAsWerift((packet) => rtcpIn.unprotect(packet));
+  // An RTCP packet longer than srtcp.ts accepts (1,500 bytes) throws, and werift's callers drop
+  // it: it would not fit a datagram on any path anyway, and werift's own context cannot take over
+  // without reusing indexes (and so keystream) of ours.
   srtcp.encrypt = ((rtcp: Buffer) => rtcpOut.protect(rtcp)) as never;
+}
+
+/** werift drops a packet on an SrtpAuthenticationError (and only on that): ours say so for any refusal. */
+function refusingAsWerift(unprotect: (packet: Buffer) => Buffer): (packet: Buffer) => Buffer {
+  return (packet) => {
+    try {
+      return unprotect(packet);
+    } catch (error) {
+      throw new SrtpAuthenticationError((error as Error).message);
+    }
+  };
 }
