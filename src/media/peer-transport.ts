@@ -56,6 +56,9 @@ export interface IceSettings {
 export type VideoCodecName = 'VP8' | 'H264';
 
 const TWCC_INTERVAL_MS = 50;
+/** Sender reports go out every 0.5–1.5 s (random, RFC 3550 §6.2: so that reports do not align), as werift's did. */
+const SR_MIN_INTERVAL_MS = 500;
+const SR_SPREAD_MS = 1000;
 /** Round-trip samples are kept this long (ms). */
 const RTT_WINDOW_MS = 5000;
 /** Seconds from the NTP epoch (1900) to the Unix epoch (1970). */
@@ -105,6 +108,7 @@ export class PeerTransport {
   readonly audioLevelId: number;
   private readonly twcc: TransportCcFeedback;
   private twccTimer: NodeJS.Timeout | null = null;
+  private reportTimer: NodeJS.Timeout | null = null;
   private lastMediaSsrc = 0;
   private sctpStarted = false;
   /** Video RTP from the client has arrived (markClientVideo): the start bitrate is not said again. */
@@ -291,9 +295,8 @@ export class PeerTransport {
 
   /**
    * The round trip to this participant (ms), from its receiver reports about our streams (RFC 3550
-   * 6.4.1: arrival − LSR − DLSR), the lowest over the last RTT_WINDOW_MS: our sender reports are
-   * stamped with the time of the stream's last packet, not their own, which only ever adds to a
-   * sample. null until a report came.
+   * 6.4.1: arrival − LSR − DLSR), the lowest over the last RTT_WINDOW_MS (a report the receiver
+   * held back only adds to a sample). null until a report came.
    */
   get roundTripMs(): number | null {
     return this.rttSamples.length === 0 ? null : Math.min(...this.rttSamples.map((x) => x.ms));
@@ -342,21 +345,47 @@ export class PeerTransport {
 
   /** Asks the publisher for a keyframe on this SSRC (PLI, RFC 4585). */
   requestKeyframe(mediaSsrc: number): void {
-    const dtls = this.dtls();
-    if (!dtls) return;
     const pli = new RtcpPayloadSpecificFeedback({ feedback: new PictureLossIndication({ senderSsrc: this.rtcpSsrc, mediaSsrc }) });
-    dtls.sendRtcp([pli]).catch(() => undefined);
+    this.sendRtcp(pli.serialize());
   }
 
   /** Asks the publisher to resend these sequence numbers of one SSRC (generic NACK). */
   sendNack(mediaSsrc: number, lost: number[]): void {
-    const dtls = this.dtls();
-    if (!dtls || lost.length === 0) return;
+    if (lost.length === 0) return;
     const nack = new RtcpTransportLayerFeedback({ feedback: new GenericNack({ senderSsrc: this.rtcpSsrc, mediaSourceSsrc: mediaSsrc, lost }) });
-    dtls.sendRtcp([nack]).catch(() => undefined);
+    this.sendRtcp(nack.serialize());
   }
 
   private readonly rtcpSsrc = randomBytes(4).readUInt32BE(0);
+
+  /**
+   * Our transport-cc feedback to the client, from its first packet that carries a transport-wide
+   * sequence number on: a participant who only subscribes sends none, and its transport then
+   * needs no timer.
+   */
+  private startTransportCcFeedback(): void {
+    if (this.closed) return;
+    this.twccTimer = setInterval(() => {
+      const packet = this.twcc.build();
+      if (packet) this.sendRtcp(packet);
+    }, TWCC_INTERVAL_MS);
+  }
+
+  /** Sends one plain RTCP packet through our send path (SRTCP, the selected socket). */
+  private sendRtcp(plain: Buffer): void {
+    const dtls = this.dtls();
+    if (dtls) this.sendPath.sendRtcp(dtls as unknown as DtlsTransportLike, plain);
+  }
+
+  /** Our sender reports, one compound packet per transport (send-path/rtp-send-path.ts senderReports). */
+  private scheduleSenderReports(): void {
+    if (this.closed) return;
+    this.reportTimer = setTimeout(() => {
+      const report = this.sendPath.senderReports(performance.now());
+      if (report) this.sendRtcp(report);
+      this.scheduleSenderReports();
+    }, SR_MIN_INTERVAL_MS + Math.random() * SR_SPREAD_MS);
+  }
 
   private dtls() {
     return this.pc.getTransceivers()[0]?.receiver.dtlsTransport ?? this.pc.sctpTransport?.dtlsTransport;
@@ -372,6 +401,7 @@ export class PeerTransport {
     if (this.closed) return;
     this.closed = true;
     if (this.twccTimer) clearInterval(this.twccTimer);
+    if (this.reportTimer) clearTimeout(this.reportTimer);
     this.pc.close().catch(() => undefined);
   }
 
@@ -380,10 +410,7 @@ export class PeerTransport {
     const dtls = this.dtls();
     if (!dtls) return;
     this.rtpSubscribed = true;
-    this.twccTimer = setInterval(() => {
-      const packet = this.twcc.build();
-      if (packet) dtls.sendRtcp([{ serialize: () => packet } as never]).catch(() => undefined);
-    }, TWCC_INTERVAL_MS);
+    this.scheduleSenderReports();
     // werift routes PLI by the *sender's* SSRC first, which for a client that also publishes is
     // its own media SSRC (our receiver), so subscribers' keyframe requests are picked out here.
     dtls.onRtcp.subscribe((rtcp) => {
@@ -419,6 +446,7 @@ export class PeerTransport {
         for (const e of rtp.header.extensions) {
           if (e.id === this.twccId && e.payload.length >= 2) {
             this.twcc.onPacket(e.payload.readUInt16BE(0), arrival);
+            if (!this.twccTimer) this.startTransportCcFeedback();
             this.lastMediaSsrc = rtp.header.ssrc;
             break;
           }

@@ -5,11 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
-import { RtpHeader, RtpPacket, SrtpSession } from 'werift';
+import { RtcpPacketConverter, RtcpSourceDescriptionPacket, RtcpSrPacket, RtpHeader, RtpPacket, SrtcpSession, SrtpSession } from 'werift';
 import { deriveSessionKey, RolloverCounter, SrtpSendContext, SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80, type SrtpProfile } from '../../src/media/srtp/srtp.js';
 import { protectPacket, rtpHeader } from '../helpers/rtp.js';
 import { Vp8Ids, Vp8Numbering } from '../../src/media/send-path/vp8-numbering.js';
-import { ExtensionLayout, HISTORY_SIZE, RtpSendPath, URI_PLAYOUT_DELAY, type DtlsTransportLike, type SenderLike } from '../../src/media/send-path/rtp-send-path.js';
+import { ExtensionLayout, HISTORY_SIZE, RtpSendPath, SR_ACTIVE_MS, URI_PLAYOUT_DELAY, type DtlsTransportLike, type SenderLike } from '../../src/media/send-path/rtp-send-path.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -174,22 +174,25 @@ const EXTENSIONS = [
 
 function fakeSender(profile: SrtpProfile = SRTP_AES128_CM_HMAC_SHA1_80) {
   const { key, salt, receiver } = weriftSessions(profile);
+  const rtcpKeys = { localMasterKey: randomBytes(16), localMasterSalt: randomBytes(14), remoteMasterKey: randomBytes(16), remoteMasterSalt: randomBytes(14) };
+  const rtcpOut = new SrtcpSession({ keys: rtcpKeys, profile: SRTP_AES128_CM_HMAC_SHA1_80 });
+  const rtcpIn = new SrtcpSession({ keys: { localMasterKey: rtcpKeys.remoteMasterKey, localMasterSalt: rtcpKeys.remoteMasterSalt, remoteMasterKey: rtcpKeys.localMasterKey, remoteMasterSalt: rtcpKeys.localMasterSalt }, profile: SRTP_AES128_CM_HMAC_SHA1_80 });
   const wire: Buffer[] = [];
   const pair = { protocol: { type: 'stun', transport: { type: 'udp', closed: false, socket: { send: (b: Buffer, port: number, host: string) => (assert.equal(`${host}:${port}`, '127.0.0.1:5000', 'sent to the pair\'s remote candidate'), wire.push(b)) } } }, remoteCandidate: { host: '127.0.0.1', port: 5000 }, packetsSent: 0, bytesSent: 0 };
   const dtls: DtlsTransportLike = {
     state: 'connected',
     srtp: { config: { keys: { localMasterKey: key, localMasterSalt: salt }, profile } },
+    srtcp: { encrypt: (rtcp: Buffer) => rtcpOut.encrypt(rtcp) },
     transportSequenceNumber: 100,
     bytesSent: 0,
     packetsSent: 0,
     iceTransport: { connection: { nominated: pair as never, canSendApplicationData: () => true, send: async () => undefined } },
   };
-  let rtcpStarted = 0;
   const sender = {
     ssrc: 0x11111111,
     rtxSsrc: 0x22222222,
     stopped: false,
-    codec: { payloadType: 96 },
+    codec: { payloadType: 96, clockRate: 90000 },
     rtxPayloadType: 97,
     rtxSequenceNumber: 65535,
     mid: '2',
@@ -202,13 +205,10 @@ function fakeSender(profile: SrtpProfile = SRTP_AES128_CM_HMAC_SHA1_80) {
     ntpTimestamp: 0n,
     retransmittedPacketsSent: 0,
     retransmittedBytesSent: 0,
-    rtcpRunning: false,
-    runRtcp: async () => {
-      rtcpStarted++;
-    },
+    cname: 'cname-of-the-sender',
     replaceRTP: (_header: unknown, _discontinuity?: boolean, _step?: number) => undefined,
   };
-  return { sender, dtls, pair, wire, receiver, rtcpStarted: () => rtcpStarted };
+  return { sender, dtls, pair, wire, receiver, rtcpIn };
 }
 
 const incoming = (seq: number, ts: number, payload: Buffer, marker = false) => new RtpPacket(new RtpHeader({ payloadType: 100, marker, sequenceNumber: seq, timestamp: ts, ssrc: 0xabc, extensions: [] }), payload);
@@ -241,11 +241,56 @@ test('send path: header rewritten, our extensions, transport-wide numbering, cou
   assert.equal(f.sender.rtpTimestamp, 96_000);
   assert.equal(f.dtls.packetsSent, 3);
   assert.equal(f.pair.packetsSent, 3);
-  assert.equal(f.rtcpStarted(), 1, 'werift sends sender reports once packets flow');
   // The sender report's NTP time is the wall clock of the last packet sent.
   const ntp = (f.sender as unknown as { ntpTimestamp: bigint }).ntpTimestamp;
   const ms = (Number(ntp >> 32n) - 2_208_988_800) * 1000 + (Number(ntp & 0xffffffffn) / 2 ** 32) * 1000;
   assert.ok(Math.abs(ms - (performance.timeOrigin + 1002)) < 1, `NTP ${ms} vs ${performance.timeOrigin + 1002}`);
+});
+
+test('sender reports: one compound per transport for the streams that sent lately, stamped when made, parsed by werift', () => {
+  const f = fakeSender();
+  const path = new RtpSendPath();
+  const video = path.attach(f.sender as unknown as SenderLike);
+  const audioSender = { ...f.sender, ssrc: 0x33333333, codec: { payloadType: 111, clockRate: 48000 }, cname: 'cname-of-the-sender' };
+  const audio = path.attach(audioSender as unknown as SenderLike);
+  const idle = path.attach({ ...f.sender, ssrc: 0x44444444 } as unknown as SenderLike);
+  assert.equal(path.senderReports(1000), null, 'nothing sent yet: no report');
+  path.send(video, incoming(1, 90_000, randomBytes(500)), 1000);
+  path.send(video, incoming(2, 93_000, randomBytes(700)), 1040);
+  path.send(audio, incoming(7, 48_000, randomBytes(80)), 1050);
+  assert.equal(idle.started, false);
+
+  const plain = path.senderReports(1540)!;
+  const packets = RtcpPacketConverter.deSerialize(plain);
+  const srs = packets.filter((p): p is RtcpSrPacket => p instanceof RtcpSrPacket);
+  assert.deepEqual(srs.map((p) => p.ssrc), [0x11111111, 0x33333333], 'one SR per stream that sent, none for the idle one');
+  const wallNow = performance.timeOrigin + 1540;
+  for (const sr of srs) {
+    const ntp = sr.senderInfo.ntpTimestamp;
+    const ms = (Number(ntp >> 32n) - 2_208_988_800) * 1000 + (Number(ntp & 0xffffffffn) / 2 ** 32) * 1000;
+    assert.ok(Math.abs(ms - wallNow) < 1, `stamped when made: NTP ${ms} vs ${wallNow}`);
+  }
+  // The RTP timestamp is the last packet's carried forward to the report's time on the stream's clock.
+  assert.equal(srs[0]!.senderInfo.rtpTimestamp, 93_000 + 500 * 90);
+  assert.equal(srs[1]!.senderInfo.rtpTimestamp, 48_000 + 490 * 48);
+  assert.equal(srs[0]!.senderInfo.packetCount, 2);
+  assert.equal(srs[0]!.senderInfo.octetCount, 1200);
+  assert.equal(srs[1]!.senderInfo.packetCount, 1);
+  const sdes = packets.find((p): p is RtcpSourceDescriptionPacket => p instanceof RtcpSourceDescriptionPacket)!;
+  assert.deepEqual(sdes.chunks.map((c) => [c.source, c.items[0]!.type, c.items[0]!.text]), [[0x11111111, 1, 'cname-of-the-sender'], [0x33333333, 1, 'cname-of-the-sender']]);
+
+  // Sent as SRTCP on the selected pair; the other side decrypts exactly the plain compound.
+  const before = f.wire.length;
+  assert.equal(path.sendRtcp(f.dtls, plain), true);
+  assert.equal(f.wire.length, before + 1);
+  assert.deepEqual(f.rtcpIn.decrypt(f.wire.at(-1)!), plain);
+
+  // A stream that stopped sending drops out after SR_ACTIVE_MS; a stopped sender at once.
+  path.send(video, incoming(3, 96_000, randomBytes(100)), 1000 + SR_ACTIVE_MS);
+  const later = RtcpPacketConverter.deSerialize(path.senderReports(1100 + SR_ACTIVE_MS)!);
+  assert.deepEqual(later.filter((p) => p instanceof RtcpSrPacket).map((p) => (p as RtcpSrPacket).ssrc), [0x11111111]);
+  f.sender.stopped = true;
+  assert.equal(path.senderReports(1200 + SR_ACTIVE_MS), null);
 });
 
 test('send path: a source switch continues sequence numbers and timestamps (replaceRTP)', () => {

@@ -73,5 +73,31 @@ test('two-party seed options on a clean link: each decodes the other at 1280x720
   const senders = async () => `alice sends ${JSON.stringify(await outbound(a))}; bob sends ${JSON.stringify(await outbound(b))}`;
   assert.ok(bobSeesAlice <= LIMIT_MS, `bob decoded alice at 1280x720 ${bobSeesAlice} ms after joining (at most ${LIMIT_MS}); ${await senders()}`);
   assert.ok(aliceSeesBob <= LIMIT_MS, `alice decoded bob at 1280x720 ${aliceSeesBob} ms after he joined (at most ${LIMIT_MS}); ${await senders()}`);
+
+  // Our sender reports reach Chromium for both kinds (remote-outbound-rtp), and their receiver
+  // reports give the server a loopback round trip (the reports are stamped when sent).
+  const remoteOutbound = (page: Page): Promise<{ kind: string; reportsSent: number }[]> => page.evaluate(async () => {
+    const out: { kind: string; reportsSent: number }[] = [];
+    for (const pc of (window as any).tv.room._signaling._peerConnectionManager._peerConnections.values()) {
+      (await (pc._peerConnection as RTCPeerConnection).getStats()).forEach((s: any) => {
+        if (s.type === 'remote-outbound-rtp') out.push({ kind: s.kind, reportsSent: s.reportsSent });
+      });
+    }
+    return out;
+  });
+  for (const [page, who] of [[a, 'alice'], [b, 'bob']] as const) {
+    const reports = await waitFor(`${who} has sender reports for audio and video`, async () => {
+      const r = await remoteOutbound(page);
+      return ['audio', 'video'].every((k) => r.some((x) => x.kind === k && x.reportsSent >= 2)) ? r : undefined;
+    }, 10_000).catch(async (err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify(await remoteOutbound(page))}`);
+    });
+    assert.ok(reports.length >= 2);
+  }
+  const sessions = (server.tv.signaling as unknown as { sessions: Map<string, { identity: string; transport: { roundTripMs: number | null } }> }).sessions;
+  for (const who of ['alice', 'bob']) {
+    const rtt = await waitFor(`the server's round trip to ${who}`, async () => [...sessions.values()].find((x) => x.identity === who)?.transport.roundTripMs ?? undefined, 10_000);
+    assert.ok(rtt >= 0 && rtt < 100, `round trip to ${who} on loopback from our sender reports: ${rtt} ms`);
+  }
   for (const p of [a, b]) await p.evaluate(() => (window as any).tv.disconnect()).catch(() => undefined);
 });

@@ -13,15 +13,18 @@
 //   VP8 picture IDs and TL0PICIDX (./vp8-numbering.ts; werift left those as they came);
 // - the transport-wide sequence number (dtlsTransport.transportSequenceNumber);
 // - a history of recent packets, resent on NACK as RTX (or as-is without RTX);
-// - the sender's packet/octet counters and the RTP/NTP timestamps of the last packet, which
-//   werift's RTCP loop (runRtcp) puts in its sender reports, and which getStats reads;
+// - the sender's packet/octet counters and the RTP timestamp of the last packet, which getStats
+//   reads;
 // - the DTLS transport's and the candidate pair's byte and packet counters.
+// Sender reports are ours too (senderReports(), ../rtcp/sender-reports.ts): one compound packet
+// per transport instead of werift's loop per sender.
 import type { Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { RtpPacket } from 'werift';
 import { MAX_RTP_PACKET, RolloverCounter, SrtpSendContext, SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80, type SrtpProfile } from '../srtp/srtp.js';
 import { Vp8Ids, Vp8Numbering } from './vp8-numbering.js';
+import { MAX_REPORTED_STREAMS, ntpTime, senderReportCompound, type SenderInfo } from '../rtcp/sender-reports.js';
 
 const URI_MID = 'urn:ietf:params:rtp-hdrext:sdes:mid';
 const URI_RID = 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id';
@@ -34,8 +37,8 @@ const URI_ABS_SEND_TIME = 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send
 
 /** Packets kept per sender for retransmission, by sequence number modulo this (werift kept 128). */
 export const HISTORY_SIZE = 128;
-/** Seconds from the NTP epoch (1900) to the Unix epoch (1970). */
-const NTP_UNIX_OFFSET_S = 2_208_988_800;
+/** A stream is reported in sender reports while it sent a packet within this long (ms). */
+export const SR_ACTIVE_MS = 5000;
 
 // ------------------------------------------------------------------ werift's objects, as we use them
 
@@ -58,6 +61,8 @@ interface IceConnectionLike {
 }
 export interface DtlsTransportLike {
   state: string;
+  /** werift's SRTCP session; its encrypt is our SrtcpContext (../srtp/werift-sessions.ts). */
+  srtcp?: { encrypt(rtcp: Buffer): Buffer };
   srtp?: { config: { keys: { localMasterKey: Buffer; localMasterSalt: Buffer }; profile: number } };
   transportSequenceNumber: number;
   bytesSent: number;
@@ -68,7 +73,7 @@ export interface SenderLike {
   ssrc: number;
   rtxSsrc: number;
   stopped: boolean;
-  codec?: { payloadType: number; mimeType?: string };
+  codec?: { payloadType: number; mimeType?: string; clockRate?: number };
   rtxPayloadType?: number;
   rtxSequenceNumber: number;
   mid?: string;
@@ -82,8 +87,8 @@ export interface SenderLike {
   rtpTimestamp: number;
   retransmittedPacketsSent: number;
   retransmittedBytesSent: number;
-  rtcpRunning: boolean;
-  runRtcp(): Promise<void>;
+  /** The CNAME werift negotiated for the sender (prepareSend). */
+  cname?: string;
   replaceRTP(header: unknown, discontinuity?: boolean, timestampStep?: number): void;
 }
 
@@ -246,13 +251,11 @@ export class OutboundStream {
     return { ts: this.histTs[i]!, marker: this.histMarker[i] === 1, twcc: this.histTwcc[i]!, payload, pid: this.histPid[i]!, tl0: this.histTl0[i]! };
   }
 
-  /** The NTP time (64-bit) of the last packet sent, for werift's sender reports. */
+  /** The NTP time (64-bit) of the last packet sent (werift's getStats reads it). */
   ntpTimestamp(): bigint {
-    const ms = this.lastSentWallMs;
-    if (ms === 0) return 0n;
-    const seconds = Math.floor(ms / 1000);
-    const fraction = Math.floor(((ms - seconds * 1000) / 1000) * 0x1_0000_0000);
-    return (BigInt(seconds + NTP_UNIX_OFFSET_S) << 32n) | BigInt(fraction >>> 0);
+    if (this.lastSentWallMs === 0) return 0n;
+    const [seconds, fraction] = ntpTime(this.lastSentWallMs);
+    return (BigInt(seconds) << 32n) | BigInt(fraction);
   }
 }
 
@@ -268,9 +271,13 @@ export class RtpSendPath {
   sent = 0;
   unsent = 0;
 
+  /** The streams attached, in order (for sender reports). */
+  private readonly streams: OutboundStream[] = [];
+
   /** Takes over a sender: its replaceRTP and its sender-report clock now come from us. */
   attach(sender: SenderLike): OutboundStream {
     const stream = new OutboundStream(sender);
+    this.streams.push(stream);
     sender.replaceRTP = (_header: unknown, _discontinuity = false, timestampStep = 1) => stream.scheduleContinuity(timestampStep);
     Object.defineProperty(sender, 'ntpTimestamp', { get: () => stream.ntpTimestamp(), set: () => undefined, configurable: true, enumerable: true });
     return stream;
@@ -320,10 +327,7 @@ export class RtpSendPath {
     sender.headerBytesSent += 12 + layout.bytes.length;
     this.transmit(dtls, data);
     this.sent++;
-    if (!stream.started) {
-      stream.started = true;
-      if (!sender.rtcpRunning) sender.runRtcp().catch(() => undefined);
-    }
+    stream.started = true;
     return twcc;
   }
 
@@ -360,6 +364,47 @@ export class RtpSendPath {
     sender.retransmittedBytesSent += bytes;
     this.transmit(dtls, data);
     return bytes;
+  }
+
+  /**
+   * One compound RTCP packet with a sender report for every stream that sent within SR_ACTIVE_MS
+   * (plain, to be protected: sendRtcp), or null if none did. Each report is stamped with the
+   * time it is made, and its RTP timestamp is the last packet's carried forward on the stream's
+   * clock (RFC 3550 §6.4.1): the receiver's round trip (arrival − LSR − DLSR) is then exact, and
+   * audio and video keep the mapping of their last packets, which is what lip sync needs.
+   */
+  senderReports(nowMs: number): Buffer | null {
+    const wallMs = this.timeOrigin + nowMs;
+    const infos: SenderInfo[] = [];
+    for (const stream of this.streams) {
+      const s = stream.sender;
+      const clockRate = s.codec?.clockRate;
+      if (!stream.started || s.stopped || !clockRate || wallMs - stream.lastSentWallMs > SR_ACTIVE_MS) continue;
+      const elapsed = Math.max(0, wallMs - stream.lastSentWallMs);
+      infos.push({
+        ssrc: s.ssrc,
+        wallMs,
+        rtpTimestamp: (stream.ts + Math.round((elapsed * clockRate) / 1000)) >>> 0,
+        packetCount: s.packetCount,
+        octetCount: s.octetCount,
+        cname: s.cname,
+      });
+      if (infos.length === MAX_REPORTED_STREAMS) break;
+    }
+    return senderReportCompound(infos);
+  }
+
+  /** Protects one plain RTCP packet with the transport's SRTCP context and sends it; false if it could not. */
+  sendRtcp(dtls: DtlsTransportLike, plain: Buffer): boolean {
+    if (dtls.state !== 'connected' || !dtls.srtcp) return false;
+    let data: Buffer;
+    try {
+      data = dtls.srtcp.encrypt(plain);
+    } catch {
+      return false; // too long for the context: never for what we build
+    }
+    this.transmit(dtls, data);
+    return true;
   }
 
   /** The SRTP context for the transport's current keys, or null (werift sends then). */
