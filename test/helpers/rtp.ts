@@ -12,8 +12,8 @@ export function rtpHeader(seq: number, timestamp: number, ssrc: number): Buffer 
   return header;
 }
 
-/** Writes a plaintext packet into the context's buffer and protects it. */
+/** Writes a plaintext packet into the context's buffer and protects it; returns a copy (protect works in place). */
 export function protectPacket(ctx: SrtpSendContext, packet: Buffer, headerLength: number, roc: number): Buffer {
   packet.copy(ctx.packetBuffer(), ctx.packetOffset);
-  return ctx.protect(headerLength, packet.length - headerLength, packet.readUInt32BE(8), packet.readUInt16BE(2), roc);
+  return Buffer.from(ctx.protect(headerLength, packet.length - headerLength, packet.readUInt32BE(8), packet.readUInt16BE(2), roc));
 }

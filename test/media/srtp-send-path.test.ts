@@ -172,13 +172,42 @@ const EXTENSIONS = [
   { uri: 'urn:ietf:params:rtp-hdrext:ssrc-audio-level', id: 1 },
 ];
 
-function fakeSender(profile: SrtpProfile = SRTP_AES128_CM_HMAC_SHA1_80) {
+/**
+ * A UDP socket as dgram has it, as far as the send path uses it: send() resolves the address
+ * with the handle's lookup (asynchronously, as dns.lookup does, unless the send path made it
+ * answer IP literals at once) and then either hands a copy to the kernel at once or, when
+ * `queued`, keeps the caller's buffer until later (libuv's send queue: the kernel's buffer was
+ * full). `wire` gets what the kernel would send, read when it sends it.
+ */
+function fakeDgramSocket(wire: Buffer[], expect: string, opts: { queued?: boolean } = {}) {
+  const held: Buffer[] = [];
+  const state = { handle: { lookup: (address: string, cb: (err: Error | null, ip: string) => void) => void setImmediate(() => cb(null, address)) } };
+  const socket = {
+    [Symbol('state symbol')]: state,
+    send(b: Buffer, port: number, host: string) {
+      assert.equal(`${host}:${port}`, expect, "sent to the pair's remote candidate");
+      state.handle.lookup(host, () => {
+        if (opts.queued) held.push(b);
+        else wire.push(Buffer.from(b));
+      });
+    },
+    getSendQueueCount: () => held.length,
+    /** The queued sends go out now. */
+    flush: () => {
+      for (const b of held.splice(0)) wire.push(Buffer.from(b));
+    },
+  };
+  return socket;
+}
+
+function fakeSender(profile: SrtpProfile = SRTP_AES128_CM_HMAC_SHA1_80, remote = { host: '127.0.0.1', port: 5000 }, socketOpts: { queued?: boolean } = {}) {
   const { key, salt, receiver } = weriftSessions(profile);
   const rtcpKeys = { localMasterKey: randomBytes(16), localMasterSalt: randomBytes(14), remoteMasterKey: randomBytes(16), remoteMasterSalt: randomBytes(14) };
   const rtcpOut = new SrtcpSession({ keys: rtcpKeys, profile: SRTP_AES128_CM_HMAC_SHA1_80 });
   const rtcpIn = new SrtcpSession({ keys: { localMasterKey: rtcpKeys.remoteMasterKey, localMasterSalt: rtcpKeys.remoteMasterSalt, remoteMasterKey: rtcpKeys.localMasterKey, remoteMasterSalt: rtcpKeys.localMasterSalt }, profile: SRTP_AES128_CM_HMAC_SHA1_80 });
   const wire: Buffer[] = [];
-  const pair = { protocol: { type: 'stun', transport: { type: 'udp', closed: false, socket: { send: (b: Buffer, port: number, host: string) => (assert.equal(`${host}:${port}`, '127.0.0.1:5000', 'sent to the pair\'s remote candidate'), wire.push(b)) } } }, remoteCandidate: { host: '127.0.0.1', port: 5000 }, packetsSent: 0, bytesSent: 0 };
+  const socket = fakeDgramSocket(wire, `${remote.host}:${remote.port}`, socketOpts);
+  const pair = { protocol: { type: 'stun', transport: { type: 'udp', closed: false, socket } }, remoteCandidate: remote, packetsSent: 0, bytesSent: 0 };
   const dtls: DtlsTransportLike = {
     state: 'connected',
     srtp: { config: { keys: { localMasterKey: key, localMasterSalt: salt }, profile } },
@@ -208,7 +237,7 @@ function fakeSender(profile: SrtpProfile = SRTP_AES128_CM_HMAC_SHA1_80) {
     cname: 'cname-of-the-sender',
     replaceRTP: (_header: unknown, _discontinuity?: boolean, _step?: number) => undefined,
   };
-  return { sender, dtls, pair, wire, receiver, rtcpIn };
+  return { sender, dtls, pair, wire, receiver, rtcpIn, socket };
 }
 
 const incoming = (seq: number, ts: number, payload: Buffer, marker = false) => new RtpPacket(new RtpHeader({ payloadType: 100, marker, sequenceNumber: seq, timestamp: ts, ssrc: 0xabc, extensions: [] }), payload);
@@ -291,6 +320,34 @@ test('sender reports: one compound per transport for the streams that sent latel
   assert.deepEqual(later.filter((p) => p instanceof RtcpSrPacket).map((p) => (p as RtcpSrPacket).ssrc), [0x11111111]);
   f.sender.stopped = true;
   assert.equal(path.senderReports(1200 + SR_ACTIVE_MS), null);
+});
+
+test('send path: protected in place; a packet dgram still holds (a queued send, a lookup that went to DNS) is never written over', async () => {
+  const burst = async (f: ReturnType<typeof fakeSender>, settle: () => Promise<void> | void) => {
+    const path = new RtpSendPath();
+    const stream = path.attach(f.sender as unknown as SenderLike);
+    const payloads = Array.from({ length: 6 }, (_, i) => randomBytes(200 + i * 150));
+    payloads.forEach((p, i) => path.send(stream, incoming(100 + i, 3000 * i, p), i));
+    await settle();
+    assert.equal(f.wire.length, payloads.length);
+    f.wire.forEach((w, i) => assert.deepEqual(RtpPacket.deSerialize(f.receiver.decrypt(w)).payload, payloads[i], `packet ${i} intact`));
+    return (path as unknown as { context: { packetBuffer(): Buffer } }).context.packetBuffer();
+  };
+  // The usual case: an IP literal, sent at once. Every packet is written in the same buffer.
+  const direct = fakeSender();
+  const path = new RtpSendPath();
+  const stream = path.attach(direct.sender as unknown as SenderLike);
+  path.send(stream, incoming(1, 0, randomBytes(100)), 0);
+  const buffer = (path as unknown as { context: { packetBuffer(): Buffer } }).context.packetBuffer();
+  path.send(stream, incoming(2, 3000, randomBytes(100)), 1);
+  assert.equal((path as unknown as { context: { packetBuffer(): Buffer } }).context.packetBuffer(), buffer, 'no new buffer per packet');
+  await burst(fakeSender(), () => undefined);
+  // libuv queued the sends: each packet must stay as it was until the socket sends it.
+  const queued = fakeSender(SRTP_AES128_CM_HMAC_SHA1_80, { host: '127.0.0.1', port: 5000 }, { queued: true });
+  await burst(queued, () => queued.socket.flush());
+  // A name, not an IP literal: dgram's lookup answers on a later tick, holding the packet.
+  const named = fakeSender(SRTP_AES128_CM_HMAC_SHA1_80, { host: 'media.example', port: 5000 });
+  await burst(named, () => new Promise((r) => setTimeout(r, 10)));
 });
 
 test('send path: a source switch continues sequence numbers and timestamps (replaceRTP)', () => {

@@ -325,7 +325,7 @@ export class RtpSendPath {
     sender.packetCount = (sender.packetCount + 1) >>> 0;
     sender.octetCount += payload.length;
     sender.headerBytesSent += 12 + layout.bytes.length;
-    this.transmit(dtls, data);
+    this.transmit(dtls, data, ctx);
     this.sent++;
     stream.started = true;
     return twcc;
@@ -362,7 +362,7 @@ export class RtpSendPath {
     if (!data) return 0;
     sender.retransmittedPacketsSent++;
     sender.retransmittedBytesSent += bytes;
-    this.transmit(dtls, data);
+    this.transmit(dtls, data, ctx);
     return bytes;
   }
 
@@ -403,7 +403,7 @@ export class RtpSendPath {
     } catch {
       return false; // too long for the context: never for what we build
     }
-    this.transmit(dtls, data);
+    this.transmit(dtls, data, null);
     return true;
   }
 
@@ -481,8 +481,14 @@ export class RtpSendPath {
     return ctx.protect(headerLength, payloadLength, ssrc, seq, roc);
   }
 
-  /** Hands the SRTP packet to the socket of the ICE-selected pair (werift's path for TCP). */
-  private transmit(dtls: DtlsTransportLike, data: Buffer): void {
+  /**
+   * Hands the SRTP packet to the socket of the ICE-selected pair (werift's path for TCP).
+   * `borrowedFrom`: the packet is a view of that context's buffer (protect() works in place), so
+   * whatever keeps it past this call must not see the next packet written over it: werift's
+   * path gets a copy, and a UDP send the socket queued (the kernel's buffer was full) makes the
+   * context move to a new buffer. Otherwise the kernel has copied it before send() returns.
+   */
+  private transmit(dtls: DtlsTransportLike, data: Buffer, borrowedFrom: SrtpSendContext | null): void {
     const conn = dtls.iceTransport.connection;
     if (!conn.canSendApplicationData()) return;
     const pair = conn.nominated;
@@ -491,16 +497,20 @@ export class RtpSendPath {
     // A host pair over UDP: straight to its socket. Anything else (TCP, relayed) through werift.
     if (pair.protocol.type === 'stun' && transport.type === 'udp' && transport.socket && !transport.closed) {
       if (!preResolved.has(transport.socket)) preResolve(transport.socket);
+      const socket = transport.socket;
+      lookupAnsweredAtOnce = false;
       try {
         const remote = pair.remoteCandidate;
-        transport.socket.send(data, remote.port, remote.host);
+        socket.send(data, remote.port, remote.host);
       } catch {
         return; // the socket is closing
       }
+      // Still held by dgram: a lookup that went to DNS, or a send libuv queued.
+      if (borrowedFrom && (!lookupAnsweredAtOnce || socket.getSendQueueCount() > 0)) borrowedFrom.keepLastPacket();
       pair.packetsSent++;
       pair.bytesSent += data.length;
     } else {
-      conn.send(data).catch(() => undefined);
+      conn.send(borrowedFrom ? Buffer.from(data) : data).catch(() => undefined);
     }
     dtls.bytesSent += data.length;
     dtls.packetsSent++;
@@ -508,6 +518,8 @@ export class RtpSendPath {
 }
 
 const preResolved = new WeakSet<Socket>();
+/** Set by a pre-resolved socket's lookup when it answered within the send() call (see transmit). */
+let lookupAnsweredAtOnce = false;
 
 /**
  * Pre-resolves the socket of the transport's selected pair (see preResolve) before any RTP is
@@ -537,6 +549,7 @@ function preResolve(socket: Socket): void {
   handle.lookup = function (this: unknown, address: string, callback: (err: Error | null, ip?: string) => void) {
     if (address === known || isIP(address) !== 0) {
       known = address;
+      lookupAnsweredAtOnce = true;
       callback(null, address);
     } else {
       (original as (a: string, cb: typeof callback) => void).call(this, address, callback);

@@ -11,10 +11,10 @@ const SHA1_BYTES = 20;
 export const HMAC_MESSAGE_OFFSET = SHA1_BLOCK;
 
 export class HmacSha1 {
-  /** (K ⊕ ipad) ‖ message; the message is written at HMAC_MESSAGE_OFFSET. */
-  readonly buffer: Buffer;
+  /** (K ⊕ ipad) ‖ message; the message is written at HMAC_MESSAGE_OFFSET. A new one after renew(). */
+  buffer: Buffer;
   /** `buffer` as 32-bit words, for XORing keystream into the message in place. */
-  readonly words: Int32Array;
+  words: Int32Array;
   /** (K ⊕ opad) ‖ inner digest. */
   private readonly outer = Buffer.alloc(SHA1_BLOCK + SHA1_BYTES);
 
@@ -30,6 +30,14 @@ export class HmacSha1 {
       this.buffer[i]! ^= key[i]!;
       this.outer[i]! ^= key[i]!;
     }
+  }
+
+  /** Leaves the current buffer to whoever holds a view of it, and works in a new one from now on. */
+  renew(): void {
+    const next = Buffer.alloc(this.buffer.length);
+    this.buffer.copy(next, 0, 0, SHA1_BLOCK);
+    this.buffer = next;
+    this.words = new Int32Array(next.buffer, next.byteOffset, next.length >> 2);
   }
 
   /** The HMAC of the `length` bytes written at HMAC_MESSAGE_OFFSET, as 20 latin1 chars. */

@@ -89,8 +89,9 @@ export function deriveSessionKeys(masterKey: Buffer, masterSalt: Buffer, labels:
 export function cmSessionCrypto(keys: SessionKeys, maxLength: number): { keystream: SessionKeystream; hmac: HmacSha1 } {
   return {
     keystream: new SessionKeystream(aesEcb(keys.key), keys.salt, maxLength),
-    // The tagged message is the packet and 4 more bytes (the ROC, or E‖SRTCP index).
-    hmac: new HmacSha1(keys.auth ?? Buffer.alloc(20), maxLength + 4),
+    // The tagged message is the packet and 4 more bytes (the ROC, or E‖SRTCP index); the room
+    // for the tag lets SrtpSendContext write it in place of the ROC.
+    hmac: new HmacSha1(keys.auth ?? Buffer.alloc(20), maxLength + Math.max(4, HMAC_TAG)),
   };
 }
 
@@ -107,7 +108,7 @@ export class SrtpSendContext {
   private readonly keystream: SessionKeystream | null = null;
   private readonly hmac: HmacSha1 | null = null;
   // AEAD: the packet is written at the same offset of a plain buffer.
-  private readonly plain: Buffer;
+  private readonly plain: Buffer | null = null;
   private readonly nonce = Buffer.alloc(12);
 
   constructor(masterKey: Buffer, masterSalt: Buffer, profile: SrtpProfile);
@@ -124,7 +125,6 @@ export class SrtpSendContext {
     this.sessionSalt = keys.salt;
     if (cm) {
       ({ keystream: this.keystream, hmac: this.hmac } = cmSessionCrypto(keys, MAX_RTP_PACKET));
-      this.plain = this.hmac.buffer;
     } else {
       this.plain = Buffer.alloc(HMAC_MESSAGE_OFFSET + MAX_RTP_PACKET);
     }
@@ -133,8 +133,9 @@ export class SrtpSendContext {
   /**
    * Protects one RTP packet: `headerLength` bytes of header (a multiple of 4) then `payloadLength`
    * bytes of payload, written by the caller at `packetOffset` of the buffer `packetBuffer()`
-   * returns. Returns a new Buffer with the SRTP packet (header, encrypted payload, tag), for the
-   * socket to keep until it is sent.
+   * returns. Returns the SRTP packet (header, encrypted payload, tag). With AES-CM that is a view
+   * of the context's own buffer, protected in place and valid until the next protect(): a caller
+   * whose socket keeps it longer (a send that was queued) calls keepLastPacket().
    */
   protect(headerLength: number, payloadLength: number, ssrc: number, seq: number, roc: number): Buffer {
     const total = headerLength + payloadLength;
@@ -144,7 +145,12 @@ export class SrtpSendContext {
 
   /** Where the caller writes the plaintext packet (header then payload) before protect(). */
   packetBuffer(): Buffer {
-    return this.plain;
+    return this.hmac ? this.hmac.buffer : this.plain!;
+  }
+
+  /** The packet protect() returned last stays as it is: later packets are written elsewhere. */
+  keepLastPacket(): void {
+    this.hmac?.renew();
   }
 
   /** Offset of the packet in packetBuffer(). */
@@ -161,10 +167,9 @@ export class SrtpSendContext {
     // Authentication tag: HMAC-SHA1(k_a, packet ‖ ROC), first 80 bits.
     buf.writeUInt32BE(roc >>> 0, start + total);
     const tag = hmac.digest(total + 4);
-    const out = Buffer.allocUnsafe(total + HMAC_TAG);
-    buf.copy(out, 0, start, start + total);
-    out.write(tag, total, HMAC_TAG, 'latin1');
-    return out;
+    // The tag takes the place of the ROC, which is authenticated but not sent.
+    buf.write(tag, start + total, HMAC_TAG, 'latin1');
+    return buf.subarray(start, start + total + HMAC_TAG);
   }
 
   private protectGcm(headerLength: number, payloadLength: number, ssrc: number, seq: number, roc: number): Buffer {
@@ -175,7 +180,7 @@ export class SrtpSendContext {
     n.writeUInt32BE(roc >>> 0, 6);
     n.writeUInt16BE(seq, 10);
     for (let i = 0; i < 12; i++) n[i]! ^= this.sessionSalt[i]!;
-    const buf = this.plain;
+    const buf = this.plain!;
     const start = HMAC_MESSAGE_OFFSET;
     const cipher = createCipheriv('aes-128-gcm', this.sessionKey, n);
     cipher.setAAD(buf.subarray(start, start + headerLength));
