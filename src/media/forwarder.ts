@@ -1,6 +1,7 @@
 // Forwards one published track to one subscriber. For simulcast the SfuRoom's allocation timer
 // sets the target layer (layer-allocator.ts); the forwarder switches to it only at a keyframe of
 // that layer, asking the publisher for one, and keeps forwarding the current layer until then.
+// The keyframe's packets are held until it is complete (pending-keyframe.ts), and go out whole.
 // The sender keeps SSRC, sequence numbers and timestamps continuous across switches. Switching
 // down is immediate; switching up (or back on) needs the new choice to hold for a while, so a
 // fluctuating budget does not make the layer flap.
@@ -8,6 +9,7 @@ import type { RTCRtpTransceiver, RtpPacket } from 'werift';
 import type { PeerTransport } from './peer-transport.js';
 import type { PublishedMedia } from './sfu-room.js';
 import { isH264Keyframe, isVp8Keyframe } from './keyframes.js';
+import { PendingKeyframe } from './pending-keyframe.js';
 
 /** While waiting for a keyframe to start or switch, ask again this often. */
 const KEYFRAME_RETRY_MS = 500;
@@ -15,6 +17,14 @@ const KEYFRAME_RETRY_MS = 500;
 const MAX_DRAIN_WAIT_MS = 1000;
 /** A higher layer (or switching back on) must be chosen this long before we switch. */
 export const UPGRADE_HOLD_MS = 1000;
+/** A keyframe still incomplete after this long is given up, and another asked for. */
+const MAX_KEYFRAME_WAIT_MS = 1500;
+/**
+ * For this long after a switch, packets of the new layer from before the keyframe we switched at
+ * (retransmissions that arrive late) are dropped: numbered on from our last packet, they would
+ * land on sequence numbers the subscriber already had from the previous layer.
+ */
+const SWITCH_GUARD_MS = 3000;
 
 export class Forwarder {
   /** The layer being sent; -1 until the first keyframe of a chosen layer. */
@@ -47,6 +57,11 @@ export class Forwarder {
   private waitingHighestSeq = -1;
   /** When the last video packet went out (ms); 0 = never: a new stretch then continues from it. */
   private lastSentAt = 0;
+  /** The target layer's keyframe, held until complete. */
+  private readonly pending = new PendingKeyframe();
+  /** The input sequence number the current stretch started at, and until when older ones are dropped. */
+  private switchSeq = 0;
+  private switchGuardUntil = 0;
 
   private readonly sender: { canSendRtp(): boolean };
   /**
@@ -114,6 +129,7 @@ export class Forwarder {
       this.budgetOff = false;
       this.targetLayer = layer;
       this.waitingHighestSeq = -1;
+      this.pending.clear();
       this.switchDecidedAt = now;
       if (!this.paused) this.resume(layer);
       return;
@@ -126,6 +142,7 @@ export class Forwarder {
     this.pendingUp = null;
     this.targetLayer = layer;
     this.waitingHighestSeq = -1;
+    this.pending.clear();
     this.switchDecidedAt = now;
     if (layer !== this.layer && !this.switchedOff) {
       if (stopNow && !upgrade && this.layer !== -1) {
@@ -167,6 +184,7 @@ export class Forwarder {
     if (!this.sender.canSendRtp()) {
       this.dropped++;
       if (this.layer !== -1) this.layer = -1;
+      this.pending.clear();
       return;
     }
     if (this.paused || this.budgetOff) {
@@ -179,43 +197,83 @@ export class Forwarder {
       return;
     }
     if (layer !== this.layer) {
-      let start = layer === this.targetLayer && this.isKeyframe(rtp);
-      if (layer === this.targetLayer) {
-        // A keyframe's first packet that comes after later packets of its layer (repaired by a
-        // retransmission) cannot start the switch: the rest of its frame was dropped already.
-        const seq = rtp.header.sequenceNumber;
-        const late = this.waitingHighestSeq >= 0 && ((seq - this.waitingHighestSeq) & 0xffff) >= 0x8000;
-        if (late) start = false;
-        else this.waitingHighestSeq = seq;
-      }
-      if (!start) {
+      this.waitForKeyframe(layer, rtp);
+      return;
+    }
+    if (this.switchGuardUntil !== 0) {
+      if (((rtp.header.sequenceNumber - this.switchSeq) & 0xffff) >= 0x8000 && Date.now() < this.switchGuardUntil) {
         this.dropped++;
-        // Keep asking while we wait for the target: the publisher may have answered before we were ready.
-        if (this.targetLayer !== this.layer && this.targetLayer !== -1) {
-          const now = Date.now();
-          if (now - this.lastKeyframeAsk > KEYFRAME_RETRY_MS) {
-            this.lastKeyframeAsk = now;
-            this.requestKeyframe(this.targetLayer);
-          }
-        }
         return;
       }
-      // A new stretch (another layer, or again after a pause): sequence numbers go on from the
-      // last packet sent, the timestamp by the time that passed since (90 kHz video clock).
-      const now = Date.now();
-      if (this.lastSentAt !== 0) this.transceiver.sender.replaceRTP(rtp.header, true, Math.max(1, Math.round((now - this.lastSentAt) * 90)));
-      this.layer = layer;
-      this.waitingHighestSeq = -1;
-      this.switches++;
-      this.lastSwitchAt = now;
-      if (this.switchDecidedAt !== 0) {
-        this.lastSwitchMs = this.lastSwitchAt - this.switchDecidedAt;
-        this.switchDecidedAt = 0;
-      }
     }
+    this.send(rtp);
+  }
+
+  private send(rtp: RtpPacket): void {
     this.forwarded++;
     this.lastSentAt = Date.now();
     this.transport.sendRtp(this.transceiver, rtp, this.playoutDelayMs);
+  }
+
+  /**
+   * A packet of a layer we do not send yet. Packets of the target layer are held from the first
+   * packet of a keyframe on; once that keyframe is complete, the switch is made and all of them
+   * go out in order. Anything else is dropped, and the keyframe asked for again now and then.
+   */
+  private waitForKeyframe(layer: number, rtp: RtpPacket): void {
+    const now = Date.now();
+    if (layer === this.targetLayer) {
+      if (this.pending.active) {
+        if (!this.pending.add(rtp)) this.dropped++;
+      } else {
+        // A keyframe's first packet that comes after later packets of its layer (repaired by a
+        // retransmission) cannot start the hold: the rest of its frame was dropped already.
+        const seq = rtp.header.sequenceNumber;
+        const late = this.waitingHighestSeq >= 0 && ((seq - this.waitingHighestSeq) & 0xffff) >= 0x8000;
+        if (!late) this.waitingHighestSeq = seq;
+        if (!late && this.isKeyframe(rtp)) this.pending.start(rtp, now);
+        else this.dropped++;
+      }
+      if (this.pending.active && this.pending.complete) {
+        this.switchTo(layer, now);
+        return;
+      }
+      if (this.pending.active && (this.pending.full || now - this.pending.since > MAX_KEYFRAME_WAIT_MS)) {
+        // Never completed (a retransmission lost again, or the publisher's history had gone on).
+        this.dropped += this.pending.size;
+        this.pending.clear();
+        this.waitingHighestSeq = -1;
+        this.lastKeyframeAsk = 0;
+      }
+      if (this.pending.active) return;
+    } else {
+      this.dropped++;
+    }
+    // Keep asking while we wait for the target: the publisher may have answered before we were ready.
+    if (this.targetLayer !== this.layer && this.targetLayer !== -1 && now - this.lastKeyframeAsk > KEYFRAME_RETRY_MS) {
+      this.lastKeyframeAsk = now;
+      this.requestKeyframe(this.targetLayer);
+    }
+  }
+
+  /** Starts the new stretch at the held keyframe and sends everything held. */
+  private switchTo(layer: number, now: number): void {
+    const held = this.pending.drain();
+    const first = held[0]!;
+    // Sequence numbers go on from the last packet sent, the timestamp by the time that passed
+    // since (90 kHz video clock).
+    if (this.lastSentAt !== 0) this.transceiver.sender.replaceRTP(first.header, true, Math.max(1, Math.round((now - this.lastSentAt) * 90)));
+    this.layer = layer;
+    this.waitingHighestSeq = -1;
+    this.switchSeq = first.header.sequenceNumber;
+    this.switchGuardUntil = now + SWITCH_GUARD_MS;
+    this.switches++;
+    this.lastSwitchAt = now;
+    if (this.switchDecidedAt !== 0) {
+      this.lastSwitchMs = this.lastSwitchAt - this.switchDecidedAt;
+      this.switchDecidedAt = 0;
+    }
+    for (const rtp of held) this.send(rtp);
   }
 
   stats() {
@@ -254,6 +312,7 @@ export class Forwarder {
   /** Start again at a keyframe (after a switch-off). */
   private resume(layer?: number): void {
     this.layer = -1;
+    this.pending.clear();
     this.lastKeyframeAsk = Date.now();
     const l = layer ?? this.targetLayer;
     this.requestKeyframe(this.track.kind === 'video' && l >= 0 ? l : undefined);
