@@ -200,11 +200,12 @@ export class Forwarder {
       this.waitForKeyframe(layer, rtp);
       return;
     }
-    if (this.switchGuardUntil !== 0) {
-      if (((rtp.header.sequenceNumber - this.switchSeq) & 0xffff) >= 0x8000 && Date.now() < this.switchGuardUntil) {
+    if (this.switchGuardUntil !== 0 && ((rtp.header.sequenceNumber - this.switchSeq) & 0xffff) >= 0x8000) {
+      if (Date.now() < this.switchGuardUntil) {
         this.dropped++;
         return;
       }
+      this.switchGuardUntil = 0; // over: from here on the comparison would wrap
     }
     this.send(rtp);
   }
