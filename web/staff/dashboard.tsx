@@ -4,7 +4,8 @@ import { useDialog } from '../shared/use-dialog.js';
 import { get, post } from '../shared/api.js';
 import { connectEvents, type LiveEvent } from '../shared/live-events.js';
 import { ChatPanel, mergeMessage, type ChatMessage } from '../shared/chat-panel.js';
-import { minutesSince, timeOf } from '../shared/format.js';
+import { dateTimeOf, minutesSince, timeOf } from '../shared/format.js';
+import { scheduleRange } from './schedule-range.js';
 import { AppointmentForm } from './appointment-form.js';
 import { Icon } from '../shared/icons.js';
 import { handleError, navigate, sessionEnded, type Me } from './main.js';
@@ -44,10 +45,10 @@ const STATUS_PRESETS = [
   { label: 'Reviewing your information, starting soon', es: 'Revisando su información, empezamos pronto', late: 0 },
 ];
 
-export function dayRange(d = new Date()): { from: string; to: string } {
-  const start = new Date(d.getFullYear(), d.getMonth(), d.getDate());
-  const end = new Date(start.getTime() + 86400_000);
-  return { from: start.toISOString(), to: end.toISOString() };
+/** A schedule row's time; with the day when it is not today (a visit just after midnight). */
+function scheduleTimeOf(iso: string): string {
+  const d = new Date(iso);
+  return d.toDateString() === new Date().toDateString() ? timeOf(iso) : dateTimeOf(iso);
 }
 
 function beep(): void {
@@ -95,7 +96,7 @@ export function Dashboard({ me }: { me: Me }) {
 
   const load = async () => {
     try {
-      const r = dayRange();
+      const r = scheduleRange();
       setItems(await get<Appointment[]>(`/api/appointments?from=${encodeURIComponent(r.from)}&to=${encodeURIComponent(r.to)}`));
       setError(null);
     } catch (err) {
@@ -258,7 +259,7 @@ export function Dashboard({ me }: { me: Me }) {
                 {items.map((a) => (
                   <tr key={a.id} class={a.status === 'cancelled' ? 'cancelled' : ''}>
                     <td>
-                      <strong>{timeOf(a.startsAt)}</strong>
+                      <strong>{scheduleTimeOf(a.startsAt)}</strong>
                       <div class="muted" style={{ fontSize: '0.85rem' }}>{a.durationMinutes} min</div>
                     </td>
                     <td>
