@@ -235,7 +235,7 @@ export class Forwarder {
         if (!late && this.isKeyframe(rtp)) this.pending.start(rtp, now);
         else this.dropped++;
       }
-      if (this.pending.active && this.pending.complete) {
+      if (this.pending.complete) {
         this.switchTo(layer, now);
         return;
       }

@@ -52,7 +52,7 @@ export class PendingKeyframe {
     return true;
   }
 
-  /** The whole keyframe is held. */
+  /** The whole keyframe is held (never while not active: clear() resets the end). */
   get complete(): boolean {
     return this.endOffset >= 0 && this.contiguous >= this.endOffset;
   }

@@ -12,6 +12,8 @@ import { Vp8Ids, Vp8Numbering } from '../../src/media/send-path/vp8-numbering.js
 import { ExtensionLayout, HISTORY_SIZE, RtpSendPath, SR_ACTIVE_MS, URI_PLAYOUT_DELAY, type DtlsTransportLike, type SenderLike } from '../../src/media/send-path/rtp-send-path.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
+/** A 64-bit NTP timestamp as ms since the Unix epoch. */
+const ntpToMs = (ntp: bigint) => (Number(ntp >> 32n) - 2_208_988_800) * 1000 + (Number(ntp & 0xffffffffn) / 2 ** 32) * 1000;
 
 
 function weriftSessions(profile: SrtpProfile) {
@@ -271,8 +273,7 @@ test('send path: header rewritten, our extensions, transport-wide numbering, cou
   assert.equal(f.dtls.packetsSent, 3);
   assert.equal(f.pair.packetsSent, 3);
   // The sender report's NTP time is the wall clock of the last packet sent.
-  const ntp = (f.sender as unknown as { ntpTimestamp: bigint }).ntpTimestamp;
-  const ms = (Number(ntp >> 32n) - 2_208_988_800) * 1000 + (Number(ntp & 0xffffffffn) / 2 ** 32) * 1000;
+  const ms = ntpToMs((f.sender as unknown as { ntpTimestamp: bigint }).ntpTimestamp);
   assert.ok(Math.abs(ms - (performance.timeOrigin + 1002)) < 1, `NTP ${ms} vs ${performance.timeOrigin + 1002}`);
 });
 
@@ -295,8 +296,7 @@ test('sender reports: one compound per transport for the streams that sent latel
   assert.deepEqual(srs.map((p) => p.ssrc), [0x11111111, 0x33333333], 'one SR per stream that sent, none for the idle one');
   const wallNow = performance.timeOrigin + 1540;
   for (const sr of srs) {
-    const ntp = sr.senderInfo.ntpTimestamp;
-    const ms = (Number(ntp >> 32n) - 2_208_988_800) * 1000 + (Number(ntp & 0xffffffffn) / 2 ** 32) * 1000;
+    const ms = ntpToMs(sr.senderInfo.ntpTimestamp);
     assert.ok(Math.abs(ms - wallNow) < 1, `stamped when made: NTP ${ms} vs ${wallNow}`);
   }
   // The RTP timestamp is the last packet's carried forward to the report's time on the stream's clock.

@@ -188,9 +188,8 @@ export class OutboundStream {
   /** Whether the sender's codec (as last seen: `codecSeen`) is VP8, so it is not compared per packet. */
   private codecSeen: object | null = null;
   private codecIsVp8 = false;
-  /** Wall clock (ms since the Unix epoch) when the last packet was sent, for sender reports. */
+  /** Wall clock (ms since the Unix epoch) when the last packet was sent, for sender reports; 0 = never. */
   lastSentWallMs = 0;
-  started = false;
 
   constructor(readonly sender: SenderLike) {}
 
@@ -251,7 +250,16 @@ export class OutboundStream {
     return { ts: this.histTs[i]!, marker: this.histMarker[i] === 1, twcc: this.histTwcc[i]!, payload, pid: this.histPid[i]!, tl0: this.histTl0[i]! };
   }
 
-  /** The NTP time (64-bit) of the last packet sent (werift's getStats reads it). */
+  /** Whether a packet has been sent on this stream. */
+  get started(): boolean {
+    return this.lastSentWallMs !== 0;
+  }
+
+  /**
+   * The NTP time (64-bit) of the last packet sent, as werift's sender keeps it. Only werift's own
+   * report loop reads it, and we no longer start that loop (senderReports() replaces it); it stays
+   * so that the sender never holds a stale time should anything in werift start it.
+   */
   ntpTimestamp(): bigint {
     if (this.lastSentWallMs === 0) return 0n;
     const [seconds, fraction] = ntpTime(this.lastSentWallMs);
@@ -327,7 +335,6 @@ export class RtpSendPath {
     sender.headerBytesSent += 12 + layout.bytes.length;
     this.transmit(dtls, data, ctx);
     this.sent++;
-    stream.started = true;
     return twcc;
   }
 
