@@ -25,23 +25,18 @@ export async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-async function portInUse(port: number): Promise<boolean> {
-  const s = dgram.createSocket('udp4');
-  try {
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.bind(port, '127.0.0.1', () => resolve());
-    });
-    return false;
-  } catch {
-    return true;
-  } finally {
-    try {
-      s.close();
-    } catch {
-      // not bound
-    }
-  }
+/**
+ * Whether some socket is bound to this UDP port, read from /proc/net/udp. (Probing by binding
+ * the port ourselves held it for a moment every 20 ms while SIPp was starting: SIPp then failed
+ * with "Unable to bind main socket" when it tried in that moment.)
+ */
+function portBound(port: number): boolean {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return fs
+    .readFileSync('/proc/net/udp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .some((line) => line.trim().split(/\s+/)[1]?.endsWith(`:${hex}`));
 }
 
 export interface SippResult {
@@ -127,7 +122,7 @@ export async function startSipp(scenario: string, opts: SippOptions = {}): Promi
   let dead = false;
   void exited.then(() => (dead = true));
   const deadline = Date.now() + 5000;
-  while (!dead && !(await portInUse(port))) {
+  while (!dead && !portBound(port)) {
     if (Date.now() > deadline) throw new Error('SIPp did not bind its port in 5 s');
     await new Promise((r) => setTimeout(r, 20));
   }
