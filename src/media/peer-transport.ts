@@ -302,6 +302,17 @@ export class PeerTransport {
     return this.rttSamples.length === 0 ? null : Math.min(...this.rttSamples.map((x) => x.ms));
   }
 
+  /**
+   * The round trip as it is now, for what must follow a rise at once (a playout delay that comes
+   * 5 s late leaves every repair of those 5 s too late): the lower of the last two samples, so one
+   * report the receiver held back does not count alone. null until a report came.
+   */
+  get recentRoundTripMs(): number | null {
+    const n = this.rttSamples.length;
+    if (n === 0) return null;
+    return n === 1 ? this.rttSamples[0]!.ms : Math.min(this.rttSamples[n - 1]!.ms, this.rttSamples[n - 2]!.ms);
+  }
+
   private readonly rttSamples: { at: number; ms: number }[] = [];
 
   private onRoundTrip(lsr: number, dlsr: number, now: number): void {

@@ -68,6 +68,8 @@ export interface PublishedMedia {
   dataChannel: RTCDataChannel | null;
   dataSubscribers: Map<string, RTCDataChannel>;
   lastKeyframeRequest: number;
+  /** Packets given up on (the publisher never resent them) while a subscriber was on their layer. */
+  abandonedPackets: number;
   keyframeTimer: NodeJS.Timeout | null;
   /** Layers to ask a keyframe for at the next request (-1 = all). */
   keyframeLayers: Set<number>;
@@ -87,6 +89,8 @@ interface PeerState {
   publisherHints: boolean;
   /** As a subscriber: its downlink counts as lossy until then (ms); see playoutDelay. */
   lossyUntil: number;
+  /** As a publisher: its uplink counts as lossy until then (ms); see playoutDelay. */
+  uplinkLossyUntil: number;
 }
 
 const NACK_INTERVAL_MS = 20;
@@ -98,8 +102,8 @@ const FAR_RTT_MS = 80;
 /** The delay asked for: the publisher's round trip plus this (detection, NACK, forwarding). */
 const PLAYOUT_DELAY_MARGIN_MS = 60;
 const MAX_PLAYOUT_DELAY_MS = 600;
-/** A subscriber's downlink with at least this loss (per loss window) is lossy ... */
-const LOSSY_DOWNLINK = 0.02;
+/** A subscriber's downlink (or a publisher's uplink) with at least this loss (per loss window) is lossy ... */
+const LOSSY_LINK = 0.02;
 /** ... and stays so this long after (ms). */
 const LOSSY_HOLD_MS = 10_000;
 /** Bitrates are measured over this rolling window ... */
@@ -173,7 +177,7 @@ export class SfuRoom {
 
   addPeer(participantSid: string, transport: PeerTransport): void {
     const downlink = new DownlinkEstimator();
-    const state: PeerState = { transport, routes: new Map(), nack: new NackGenerator(), downlink, profile: DEFAULT_PROFILE, last: null, publisherHints: false, lossyUntil: 0 };
+    const state: PeerState = { transport, routes: new Map(), nack: new NackGenerator(), downlink, profile: DEFAULT_PROFILE, last: null, publisherHints: false, lossyUntil: 0, uplinkLossyUntil: 0 };
     transport.downlink = downlink;
     this.peers.set(participantSid, state);
     transport.onRtp = (rtp) => this.onRtp(state, rtp);
@@ -226,6 +230,7 @@ export class SfuRoom {
       dataChannel: null,
       dataSubscribers: new Map(),
       lastKeyframeRequest: 0,
+      abandonedPackets: 0,
       keyframeTimer: null,
       keyframeLayers: new Set(),
       codec: kind === 'audio' ? 'opus' : this.videoCodec,
@@ -418,6 +423,7 @@ export class SfuRoom {
       layerCosts: layerCosts(t).map(Math.round),
       hintedOff: t.hintedOff,
       priority: t.priority,
+      abandonedPackets: t.abandonedPackets,
       forwarders: [...t.forwarders].map(([sub, f]) => ({ subscriber: sub, ...f.stats() })),
     }));
   }
@@ -452,7 +458,13 @@ export class SfuRoom {
     const perf = tick ? performance.now() : undefined;
     for (const [sid, peer] of this.peers) this.allocateFor(sid, peer, now, perf);
     for (const track of this.tracks.values()) this.publisherHints(track, now);
-    if (tick) for (const track of this.tracks.values()) this.playoutDelay(track, now);
+    if (tick) {
+      for (const peer of this.peers.values()) {
+        const loss = peer.nack.lossSinceLastCall();
+        if (loss !== null && loss >= LOSSY_LINK) peer.uplinkLossyUntil = now + LOSSY_HOLD_MS;
+      }
+      for (const track of this.tracks.values()) this.playoutDelay(track, now);
+    }
   }
 
   /**
@@ -460,18 +472,21 @@ export class SfuRoom {
    * the frame before the repair arrives and freeze. Its video then asks subscribers to hold frames
    * about that long (the playout-delay header extension), and no longer once the publisher is near.
    * The same holds for a far subscriber on a lossy downlink: what we resend to it arrives a round
-   * trip late, so its own video is asked to wait about its round trip (kept LOSSY_HOLD_MS after
-   * the loss was last seen, so the delay does not come and go with each loss window).
+   * trip late, so its own video is asked to wait about its round trip. On a lossy link (kept
+   * LOSSY_HOLD_MS after the loss was last seen, so the delay does not come and go with each loss
+   * window) the wait covers two repairs: with 5 % loss each way, about one repair in ten is lost
+   * itself (the NACK or the resent packet), and each such loss froze the picture for a round trip.
    */
   private playoutDelay(track: PublishedMedia, now: number): void {
     if (track.kind !== 'video') return;
-    const fromPublisher = playoutDelayFor(this.peers.get(track.publisherSid)?.transport.roundTripMs ?? null);
+    const publisher = this.peers.get(track.publisherSid);
+    const fromPublisher = publisher ? playoutDelayFor(pathRoundTrip(publisher), now < publisher.uplinkLossyUntil) : 0;
     for (const [subscriberSid, f] of track.forwarders) {
       const sub = this.peers.get(subscriberSid);
       let own = 0;
       if (sub) {
-        if ((sub.downlink.stats().loss ?? 0) >= LOSSY_DOWNLINK) sub.lossyUntil = now + LOSSY_HOLD_MS;
-        if (now < sub.lossyUntil) own = playoutDelayFor(sub.transport.roundTripMs);
+        if ((sub.downlink.stats().loss ?? 0) >= LOSSY_LINK) sub.lossyUntil = now + LOSSY_HOLD_MS;
+        if (now < sub.lossyUntil) own = playoutDelayFor(pathRoundTrip(sub), true);
       }
       f.playoutDelayMs = Math.max(fromPublisher, own);
     }
@@ -658,10 +673,27 @@ export class SfuRoom {
     if (track.hintChangedAt.every((t) => now - t > LAYER_RESTART_MS)) this.refreshAfterReconfiguration(track);
   }
 
+  /**
+   * NACKs to publishers. A packet the publisher could not deliver in time leaves its layer
+   * undecodable until the next keyframe; Chromium on the subscriber side asks for one only after
+   * 3 s without a decodable frame, so the keyframe is asked for here, at once, if someone is
+   * watching that layer.
+   */
   private sendNacks(): void {
     const now = Date.now();
+    const abandoned = new Set<number>();
     for (const peer of this.peers.values()) {
-      for (const [ssrc, lost] of peer.nack.due(now)) peer.transport.sendNack(ssrc, lost);
+      for (const [ssrc, lost] of peer.nack.due(now, peer.transport.roundTripMs, abandoned)) peer.transport.sendNack(ssrc, lost);
+      for (const ssrc of abandoned) {
+        const route = peer.routes.get(ssrc);
+        if (!route || route.rtx) continue;
+        const { track, layer } = route;
+        if ([...track.forwarders.values()].some((f) => f.currentLayer === layer && !f.switchedOff)) {
+          track.abandonedPackets++;
+          this.requestKeyframe(track, layer);
+        }
+      }
+      abandoned.clear();
     }
   }
 
@@ -708,9 +740,25 @@ export class SfuRoom {
   }
 }
 
-/** The playout delay to ask for across a round trip of `rtt` ms: 0 when it is short (or unknown). */
-function playoutDelayFor(rtt: number | null): number {
-  return rtt !== null && rtt >= FAR_RTT_MS ? Math.min(MAX_PLAYOUT_DELAY_MS, Math.round(rtt + PLAYOUT_DELAY_MARGIN_MS)) : 0;
+/**
+ * A participant's round trip as it is now (it follows a rise within a report or two), less the
+ * queue our own sending built toward it (a congested downlink is no reason for a longer delay),
+ * but never below the lowest of the last few seconds.
+ */
+function pathRoundTrip(peer: PeerState): number | null {
+  const recent = peer.transport.recentRoundTripMs;
+  const lowest = peer.transport.roundTripMs;
+  if (recent === null || lowest === null) return null;
+  return Math.max(lowest, recent - peer.downlink.queueDelayMs);
+}
+
+/**
+ * The playout delay to ask for across a round trip of `rtt` ms: 0 when it is short (or unknown);
+ * time for one repair, or for two on a `lossy` link.
+ */
+function playoutDelayFor(rtt: number | null, lossy: boolean): number {
+  if (rtt === null || rtt < FAR_RTT_MS) return 0;
+  return Math.min(MAX_PLAYOUT_DELAY_MS, Math.round((lossy ? 2 : 1) * rtt + PLAYOUT_DELAY_MARGIN_MS));
 }
 
 /**

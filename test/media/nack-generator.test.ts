@@ -42,3 +42,45 @@ test('duplicates are recognised (Chromium resends old packets on RTX as padding)
   assert.equal(n.onPacket(7, 500, 3003), false, 'far older than the window');
   assert.equal(n.onPacket(7, 1999, 3004), true, 'not received yet, within the window');
 });
+
+test('a far publisher is asked again only after its round trip (it ignores asks sooner), and a packet given up is reported', () => {
+  const n = new NackGenerator();
+  n.onPacket(9, 1, 0);
+  n.onPacket(9, 3, 0); // 2 missing
+  const asks: number[] = [];
+  const abandoned = new Set<number>();
+  for (let t = 0; t <= 1200; t += 20) {
+    if (n.due(t, 200, abandoned).get(9)?.includes(2)) asks.push(t);
+  }
+  // 10 ms for reordering, then every 200 + 20 ms: five real attempts within the second.
+  assert.deepEqual(asks, [20, 240, 460, 680, 900]);
+  assert.deepEqual([...abandoned], [9], 'given up once the fifth ask had its round trip');
+  // A near publisher: every 100 ms, and nothing reported while the packet can still come.
+  const near = new NackGenerator();
+  near.onPacket(4, 1, 0);
+  near.onPacket(4, 3, 0);
+  const nearAsks: number[] = [];
+  const none = new Set<number>();
+  for (let t = 0; t <= 400; t += 20) if (near.due(t, 5, none).get(4)) nearAsks.push(t);
+  assert.deepEqual(nearAsks, [20, 120, 220, 320]);
+  assert.equal(none.size, 0);
+  near.onPacket(4, 2, 410); // repaired
+  for (let t = 420; t <= 1500; t += 20) near.due(t, 5, none);
+  assert.equal(none.size, 0, 'a repaired packet is never reported as given up');
+});
+
+test('the uplink loss: gaps before retransmission, over at least 50 packets', () => {
+  const n = new NackGenerator();
+  let seq = 0;
+  for (let i = 0; i < 40; i++) n.onPacket(5, seq++, i);
+  assert.equal(n.lossSinceLastCall(), null, 'too few packets yet');
+  for (let i = 0; i < 60; i++) {
+    if (i % 10 === 0) seq++; // one packet in ten missing
+    n.onPacket(5, seq++, 100 + i);
+  }
+  n.onPacket(5, 3, 200); // a retransmission: not an arrival in order
+  const loss = n.lossSinceLastCall()!;
+  // 39 arrivals after the first packet, then 60 with 6 gaps.
+  assert.ok(Math.abs(loss - 6 / 105) < 1e-9, `loss ${loss}`);
+  assert.equal(n.lossSinceLastCall(), null, 'counted afresh after each value');
+});
