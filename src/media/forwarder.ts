@@ -10,6 +10,7 @@ import type { PeerTransport } from './peer-transport.js';
 import type { PublishedMedia } from './sfu-room.js';
 import { isH264Keyframe, isVp8Keyframe } from './keyframes.js';
 import { PendingKeyframe } from './pending-keyframe.js';
+import { TemporalFilter } from './temporal-layers.js';
 
 /** While waiting for a keyframe to start or switch, ask again this often. */
 const KEYFRAME_RETRY_MS = 500;
@@ -62,6 +63,8 @@ export class Forwarder {
   /** The input sequence number the current stretch started at, and until when older ones are dropped. */
   private switchSeq = 0;
   private switchGuardUntil = 0;
+  /** VP8 temporal layers left out when even the lowest layer's full frame rate does not fit. */
+  private readonly temporal = new TemporalFilter();
 
   private readonly sender: { canSendRtp(): boolean };
   /**
@@ -159,6 +162,18 @@ export class Forwarder {
     }
   }
 
+  /**
+   * The highest VP8 temporal layer to forward (2 = all, 1 = half the frame rate, 0 = a quarter):
+   * set by the allocation when even the lowest simulcast layer does not fit a congested downlink.
+   */
+  setTemporalTarget(layer: number): void {
+    this.temporal.target = layer;
+  }
+
+  get temporalTarget(): number {
+    return this.temporal.target;
+  }
+
   /** No bandwidth for this track: stop forwarding it now. */
   switchOffForBudget(): void {
     this.pendingUp = null;
@@ -206,6 +221,16 @@ export class Forwarder {
         return;
       }
       this.switchGuardUntil = 0; // over: from here on the comparison would wrap
+    }
+    this.sendAdmitted(rtp);
+  }
+
+  /** Sends a packet of the current layer unless its temporal layer is left out. */
+  private sendAdmitted(rtp: RtpPacket): void {
+    if (!this.temporal.idle && this.track.codec === 'VP8' && !this.temporal.admits(rtp.payload)) {
+      this.dropped++;
+      this.transport.skipRtp(this.transceiver, rtp);
+      return;
     }
     this.send(rtp);
   }
@@ -274,7 +299,8 @@ export class Forwarder {
       this.lastSwitchMs = this.lastSwitchAt - this.switchDecidedAt;
       this.switchDecidedAt = 0;
     }
-    for (const rtp of held) this.send(rtp);
+    this.temporal.restart();
+    for (const rtp of held) this.sendAdmitted(rtp);
   }
 
   stats() {
@@ -290,6 +316,9 @@ export class Forwarder {
       offForBandwidth: this.budgetOff,
       subscriberPriority: this.subscriberPriority,
       playoutDelayMs: this.playoutDelayMs,
+      /** VP8 temporal layers forwarded (2 = all) and the allocation's target. */
+      temporalLayer: this.temporal.layer,
+      temporalTarget: this.temporal.target,
       switches: this.switches,
       /** Time from the last switch decision to the first forwarded packet of the new layer. */
       lastSwitchMs: this.lastSwitchMs,

@@ -293,6 +293,12 @@ export class PeerTransport {
     if (twcc >= 0 && this.downlink) this.downlink.onPacketSent(twcc, rtp.payload.length + PACKET_OVERHEAD_BYTES, now);
   }
 
+  /** A packet the forwarder leaves out on a section of ours: the numbering closes up over it. */
+  skipRtp(t: RTCRtpTransceiver, rtp: RtpPacket): void {
+    const stream = this.streams.get(t);
+    if (stream) this.sendPath.skip(stream, rtp);
+  }
+
   /**
    * The round trip to this participant (ms), from its receiver reports about our streams (RFC 3550
    * 6.4.1: arrival − LSR − DLSR), the lowest over the last RTT_WINDOW_MS (a report the receiver

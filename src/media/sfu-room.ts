@@ -18,6 +18,7 @@ import { SpeakerDetector } from './speaker-detector.js';
 import { vp8KeyframeSize } from './keyframes.js';
 import { DownlinkEstimator } from './downlink-estimator.js';
 import { allocate, DEFAULT_PROFILE, isPriority, rankLayers, type AllocTrack, type Priority, type SubscriberProfile } from './layer-allocator.js';
+import { ALL_TEMPORAL_LAYERS } from './temporal-layers.js';
 
 export type TrackKind = 'audio' | 'video' | 'data';
 
@@ -91,6 +92,8 @@ interface PeerState {
   lossyUntil: number;
   /** As a publisher: its uplink counts as lossy until then (ms); see playoutDelay. */
   uplinkLossyUntil: number;
+  /** As a subscriber: when its downlink last had a queue (ms); see temporalTarget. */
+  queueSeenAt: number;
 }
 
 const NACK_INTERVAL_MS = 20;
@@ -128,6 +131,18 @@ const STOP_CHECK_MS = 50;
  */
 const LAYER_SETTLE_MS = 4000;
 const OTHER_LAYER_FLOWING_MS = 200;
+/**
+ * Temporal thinning (temporalTarget) starts with a queue this long (ms) toward the subscriber (a
+ * path whose delay grew by less, as when a link turns long, is not taken for a full one) ...
+ */
+const THIN_START_QUEUE_MS = 200;
+/** ... and ends when the lowest layer fits this many times over, or when the queue stayed under ... */
+const THIN_END_SHARE = 1.1;
+const THIN_CLEAR_QUEUE_MS = 30;
+/** ... for this long (ms): an estimate held low by random loss must not keep the frame rate down. */
+const THIN_CLEAR_MS = 5000;
+/** Half the frame rate (temporal layers 0 and 1) carries about this share of the bits; less than that fitting, a quarter. */
+const HALF_RATE_SHARE = 0.6;
 /** Audio is budgeted at least this much per track (bps), before video. */
 const AUDIO_RESERVE_BPS = 40_000;
 /** Publisher hints: a layer nobody has used for this long is switched off at the publisher ... */
@@ -177,7 +192,7 @@ export class SfuRoom {
 
   addPeer(participantSid: string, transport: PeerTransport): void {
     const downlink = new DownlinkEstimator();
-    const state: PeerState = { transport, routes: new Map(), nack: new NackGenerator(), downlink, profile: DEFAULT_PROFILE, last: null, publisherHints: false, lossyUntil: 0, uplinkLossyUntil: 0 };
+    const state: PeerState = { transport, routes: new Map(), nack: new NackGenerator(), downlink, profile: DEFAULT_PROFILE, last: null, publisherHints: false, lossyUntil: 0, uplinkLossyUntil: 0, queueSeenAt: 0 };
     transport.downlink = downlink;
     this.peers.set(participantSid, state);
     transport.onRtp = (rtp) => this.onRtp(state, rtp);
@@ -626,6 +641,7 @@ export class SfuRoom {
     const guessing = peer.downlink.startingUp && (cap === null || estimate < cap);
     const result = allocate(inputs, budget, guessing ? { ...peer.profile, switchOff: false } : peer.profile);
     const congested = peer.downlink.congestedWithin(perf ?? performance.now(), 1000);
+    if (peer.downlink.queueDelayMs >= THIN_CLEAR_QUEUE_MS) peer.queueSeenAt = now;
     peer.last = { estimate, budget, used: result.used, audio };
     for (const { track, f } of shown) {
       const a = result.tracks.get(track.sid);
@@ -641,6 +657,7 @@ export class SfuRoom {
       // The current target stopped (or none yet): switch at once, whatever the direction.
       const immediate = currentRank < 0;
       f.setTarget(layer, !immediate && a.rank > currentRank, now, immediate, congested, peer.downlink.queueDelayMs);
+      if (track.codec === 'VP8') f.setTemporalTarget(temporalTarget(f.temporalTarget, a, result.used - Math.max(0, budget), peer.downlink.queueDelayMs, now - peer.queueSeenAt));
     }
     this.announceSwitchOff(subscriberSid, video);
   }
@@ -738,6 +755,23 @@ export class SfuRoom {
     rtp.header.extensions = [];
     for (const forwarder of track.forwarders.values()) forwarder.forward(layer, rtp);
   }
+}
+
+/**
+ * The VP8 temporal layers to forward of a track on its lowest simulcast layer (the allocation keeps
+ * one picture even when it does not fit): all of them while it fits; when it does not (`overflow`
+ * bps over the budget) and the downlink has a queue to show for it, half or a quarter of the frame
+ * rate, by the share that fits, until it fits again with a margin (or the queue is long gone). Without this the lowest layer
+ * and the audio could fill a narrow link on their own, and the standing queue delayed every repair
+ * by its length (seconds of frozen picture at a 300 kbit/s cap). Only a real queue starts it: on a
+ * link with random loss and no bottleneck the estimate is low for other reasons.
+ */
+function temporalTarget(current: number, a: { rank: number; cost: number }, overflow: number, queueDelayMs: number, queueClearMs: number): number {
+  if (a.rank !== 0 || a.cost <= 0) return ALL_TEMPORAL_LAYERS;
+  const share = (a.cost - Math.max(0, overflow)) / a.cost;
+  const thinning = current < ALL_TEMPORAL_LAYERS;
+  if (thinning ? share >= THIN_END_SHARE || queueClearMs >= THIN_CLEAR_MS : share >= 1 || queueDelayMs < THIN_START_QUEUE_MS) return ALL_TEMPORAL_LAYERS;
+  return share >= HALF_RATE_SHARE ? 1 : 0;
 }
 
 /**

@@ -183,7 +183,7 @@ test('a subscriber capped at 300 kbit/s drops to a lower layer within seconds, t
     last = now;
     const e = estimate('capped')!;
     const f = track().forwarders.find((x) => x.subscriber === sid('capped'))!;
-    trace.push(`${Date.now() - cappedAt}ms layer ${f.layer} est ${Math.round(e.estimate / 1000)}k loss ${e.loss?.toFixed(2)} q ${e.queueDelayMs} sent ${Math.round(e.sentRate / 1000)}k nacks ${f.nacks} rtx ${f.retransmitted} plis ${f.plis} pkts ${now.packets} kf ${now.keyframes} pd ${f.playoutDelayMs} rx ${now.received} frames ${now.frames} freezes ${now.freezes}/${now.freezeSeconds.toFixed(2)} | free ${layerOf('free')} order ${track().layerOrder} kbps ${track().layerBitrates.map((b) => Math.round(b / 1000))} seen ${JSON.stringify(track().hintedOff)}`);
+    trace.push(`${Date.now() - cappedAt}ms layer ${f.layer} tl ${f.temporalLayer}/${f.temporalTarget} est ${Math.round(e.estimate / 1000)}k loss ${e.loss?.toFixed(2)} q ${e.queueDelayMs} sent ${Math.round(e.sentRate / 1000)}k nacks ${f.nacks} rtx ${f.retransmitted} plis ${f.plis} pkts ${now.packets} kf ${now.keyframes} pd ${f.playoutDelayMs} rx ${now.received} frames ${now.frames} freezes ${now.freezes}/${now.freezeSeconds.toFixed(2)} | free ${layerOf('free')} order ${track().layerOrder} kbps ${track().layerBitrates.map((b) => Math.round(b / 1000))} seen ${JSON.stringify(track().hintedOff)}`);
   }
   if (process.env.TEST_TRACE) console.log(trace.join('\n'));
   const during = last;

@@ -430,6 +430,42 @@ test('send path: VP8 picture IDs and TL0PICIDX continue across a switch; a resen
   assert.deepEqual({ pid: ((rtx[2]! & 0x7f) << 8) | rtx[3]!, tl0: rtx[4]! }, { pid: 1, tl0: 0 });
 });
 
+test('send path: packets left out (a thinned temporal layer) close up sequence numbers and picture IDs; late packets keep their place', () => {
+  const f = fakeSender();
+  f.sender.codec = { payloadType: 96, mimeType: 'video/VP8' } as never;
+  const path = new RtpSendPath();
+  const stream = path.attach(f.sender as unknown as SenderLike);
+  const body = randomBytes(40);
+  // Frames: pid 10 (TID 0, two packets), 11 (TID 2, two packets: left out), 12 (TID 1), 13 (TID 2: left out), 14 (TID 0).
+  path.send(stream, incoming(200, 0, vp8(10, 5, 0, true, body)), 0);
+  path.send(stream, incoming(201, 0, vp8(10, 5, 0, false, body)), 0);
+  path.skip(stream, incoming(202, 3000, vp8(11, 5, 2, true, body)));
+  path.skip(stream, incoming(203, 3000, vp8(11, 5, 2, false, body)));
+  path.send(stream, incoming(204, 6000, vp8(12, 5, 1, true, body)), 0);
+  path.skip(stream, incoming(205, 9000, vp8(13, 5, 2, true, body)));
+  path.send(stream, incoming(206, 12_000, vp8(14, 6, 0, true, body)), 0);
+  // The publisher's retransmission of packet 201 (before the first skip) comes late, then one left out again.
+  path.send(stream, incoming(201, 0, vp8(10, 5, 0, false, body)), 0);
+  path.skip(stream, incoming(203, 3000, vp8(11, 5, 2, false, body)));
+  path.send(stream, incoming(207, 12_000, vp8(14, 6, 0, false, body)), 0);
+  const got = f.wire.map((w) => {
+    const r = RtpPacket.deSerialize(f.receiver.decrypt(w));
+    return [r.header.sequenceNumber, ((r.payload[2]! & 0x7f) << 8) | r.payload[3]!];
+  });
+  assert.deepEqual(got, [
+    [200, 10],
+    [201, 10],
+    [202, 11],
+    [203, 12],
+    [201, 10],
+    [204, 12],
+  ]);
+  // The history is by our numbers: 203 is the frame sent third (pid 14 as sent: 12).
+  assert.ok(path.retransmit(stream, 203, 0) > 0);
+  const rtx = RtpPacket.deSerialize(f.receiver.decrypt(f.wire[f.wire.length - 1]!)).payload.subarray(2);
+  assert.equal(((rtx[2]! & 0x7f) << 8) | rtx[3]!, 12);
+});
+
 test('VP8 numbering: 7-bit picture IDs, packets without the fields, and cut-short descriptors', () => {
   const ids = new Vp8Ids();
   assert.equal(ids.read(Buffer.from([0x10, 0x00])), false, 'no extension byte: nothing to rewrite');

@@ -23,7 +23,7 @@ import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { RtpPacket } from 'werift';
 import { MAX_RTP_PACKET, RolloverCounter, SrtpSendContext, SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80, type SrtpProfile } from '../srtp/srtp.js';
-import { Vp8Ids, Vp8Numbering } from './vp8-numbering.js';
+import { ContinuedCounter, Vp8Ids, Vp8Numbering } from './vp8-numbering.js';
 import { MAX_REPORTED_STREAMS, ntpTime, senderReportCompound, type SenderInfo } from '../rtcp/sender-reports.js';
 
 const URI_MID = 'urn:ietf:params:rtp-hdrext:sdes:mid';
@@ -159,11 +159,11 @@ export class ExtensionLayout {
 /** What we keep per forwarding sender: numbering, SRTP indexes, history, counters. */
 export class OutboundStream {
   /** Output = input + offset (mod 2¹⁶, 2³²); frozen anew at the first packet after a switch. */
-  private seqOffset = 0;
+  private readonly seqNumbers = new ContinuedCounter(0xffff);
   private tsOffset = 0;
   private continuityPending = false;
   private pendingStep = 1;
-  private lastSeq = -1;
+  private mappedAny = false;
   private lastTs = 0;
   /** Our timestamp of the packet last mapped. */
   ts = 0;
@@ -196,6 +196,7 @@ export class OutboundStream {
   /** The next packet starts a new stretch: continue numbering from the last one sent (werift's replaceRTP). */
   scheduleContinuity(timestampStep = 1): void {
     this.continuityPending = true;
+    this.seqNumbers.pending = true;
     this.pendingStep = timestampStep;
     this.vp8.scheduleContinuity();
     this.histSeq.fill(-1); // as werift did: the history is not carried across a switch
@@ -205,18 +206,26 @@ export class OutboundStream {
   /** Maps an input sequence number and timestamp to ours; returns the sequence number (timestamp in `ts`). */
   map(inSeq: number, inTs: number): number {
     if (this.continuityPending) {
-      if (this.lastSeq >= 0) {
-        this.seqOffset = (this.lastSeq + 1 - inSeq) & 0xffff;
-        this.tsOffset = (this.lastTs + this.pendingStep - inTs) >>> 0;
-      }
+      if (this.mappedAny) this.tsOffset = (this.lastTs + this.pendingStep - inTs) >>> 0;
       this.continuityPending = false;
       this.pendingStep = 1;
     }
-    const seq = (inSeq + this.seqOffset) & 0xffff;
+    const seq = this.seqNumbers.map(inSeq);
     this.ts = (inTs + this.tsOffset) >>> 0;
-    this.lastSeq = seq;
+    this.mappedAny = true;
     this.lastTs = this.ts;
     return seq;
+  }
+
+  /**
+   * A packet of this stream's source that is not forwarded (a thinned temporal layer): later
+   * sequence numbers (and, with `vp8`, picture IDs) close up over it, so the subscriber sees no
+   * gap to ask for again.
+   */
+  skip(inSeq: number, vp8: Vp8Ids | null): void {
+    if (this.continuityPending) return; // the next stretch starts after it anyway
+    this.seqNumbers.skip(inSeq);
+    if (vp8) this.vp8.skip(vp8);
   }
 
   remember(seq: number, ts: number, marker: boolean, twcc: number, payload: Buffer, vp8: Vp8Ids | null): void {
@@ -336,6 +345,13 @@ export class RtpSendPath {
     this.transmit(dtls, data, ctx);
     this.sent++;
     return twcc;
+  }
+
+  /** A packet the forwarder leaves out on this stream (see OutboundStream.skip). */
+  skip(stream: OutboundStream, rtp: RtpPacket): void {
+    const codec = stream.sender.codec;
+    const vp8 = codec && stream.isVp8(codec) && this.vp8Ids.read(rtp.payload) ? this.vp8Ids : null;
+    stream.skip(rtp.header.sequenceNumber, vp8);
   }
 
   /** Resends one packet from the history (on RTX if negotiated). Returns the payload bytes resent, 0 if not. */

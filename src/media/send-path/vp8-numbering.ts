@@ -64,24 +64,61 @@ export class Vp8Ids {
   }
 }
 
-/** One counter (modulo `mask + 1`) continued across stretches: output = input + offset. */
-class ContinuedCounter {
+/** Offset changes kept for late values (a retransmission of a packet from before them). */
+const MAX_CHANGES = 128;
+
+/**
+ * One counter (modulo `mask + 1`) continued across stretches: output = input + offset. Values can
+ * also be left out (skip: a packet or frame not forwarded), and every newer one then moves down by
+ * one, so that what is sent stays contiguous; a late value keeps the offset of its time.
+ */
+export class ContinuedCounter {
   private offset = 0;
   /** The newest value sent; -1 = none yet. */
   private last = -1;
+  /** The newest input seen (mapped or skipped); -1 = none yet. */
+  private newestIn = -1;
+  /** Inputs older than `from` had offset `before` (newest change last). */
+  private readonly changes: { from: number; before: number }[] = [];
   pending = false;
 
   constructor(private readonly mask: number) {}
+
+  /** `a` is older than `b` (serial-number order). */
+  private older(a: number, b: number): boolean {
+    const d = (b - a) & this.mask;
+    return d !== 0 && d <= this.mask >> 1;
+  }
 
   map(value: number): number {
     if (this.pending) {
       if (this.last >= 0) this.offset = (this.last + 1 - value) & this.mask;
       this.pending = false;
+      this.changes.length = 0;
+      this.newestIn = value;
     }
-    const out = (value + this.offset) & this.mask;
+    let offset = this.offset;
+    if (this.newestIn < 0 || !this.older(value, this.newestIn)) this.newestIn = value;
+    else for (let i = this.changes.length - 1; i >= 0 && this.older(value, this.changes[i]!.from); i--) offset = this.changes[i]!.before;
+    const out = (value + offset) & this.mask;
     // A late packet (a retransmission from the publisher) does not move the newest back.
     if (this.last < 0 || ((out - this.last) & this.mask) <= this.mask >> 1) this.last = out;
     return out;
+  }
+
+  /** Leaves `value` out: newer values move down by one. A value not newer than the newest seen changes nothing. */
+  skip(value: number): void {
+    if (this.pending || (this.newestIn >= 0 && !this.older(this.newestIn, value))) return;
+    this.newestIn = value;
+    const from = (value + 1) & this.mask;
+    const lastChange = this.changes[this.changes.length - 1];
+    // A run of skipped values is one change.
+    if (lastChange && lastChange.from === value) lastChange.from = from;
+    else {
+      this.changes.push({ from, before: this.offset });
+      if (this.changes.length > MAX_CHANGES) this.changes.shift();
+    }
+    this.offset = (this.offset - 1) & this.mask;
   }
 }
 
@@ -100,5 +137,15 @@ export class Vp8Numbering {
   map(ids: Vp8Ids): void {
     if (ids.pidAt >= 0) ids.pid = this.pid.map(ids.pid);
     if (ids.tl0At >= 0) ids.tl0 = this.tl0.map(ids.tl0);
+  }
+
+  /**
+   * A packet not forwarded (a frame of a temporal layer the subscriber does not get): its picture
+   * ID is left out, so the ones sent stay contiguous. Chromium's VP8 reference finder waits for
+   * every picture ID it has not seen before it decodes a frame above the base temporal layer.
+   * (TL0PICIDX counts base-layer frames, which are always forwarded.)
+   */
+  skip(ids: Vp8Ids): void {
+    if (ids.pidAt >= 0) this.pid.skip(ids.pid);
   }
 }
