@@ -11,8 +11,9 @@
 // The controller, run every few hundred ms (update):
 // - loss > 10 %: decrease to min(estimate, delivered) × (1 − loss/2), at least 15 % down, at most
 //   once per 300 ms;
-// - queuing delay above 80 ms in two updates running, or above 160 ms in one while we send more
-//   than is delivered (a queue is building): down to 85 % of delivered;
+// - queuing delay above 80 ms in two updates running while we send 20 % more than is delivered
+//   or the queue is above 160 ms (not a path that just got longer), or above 160 ms in one update
+//   while we send 20 % more than is delivered (a queue is building): down to 85 % of delivered;
 // - loss < 2 % and no queue: increase 5 %/s (50 %/s while starting, until the first congestion
 //   signal), up to a ceiling the caller gives (about twice what the subscriber could use);
 // - in between: hold.
@@ -37,17 +38,24 @@ const DEFAULTS: EstimatorOptions = { initialBps: 2_500_000, minBps: 100_000, max
 
 const HIGH_LOSS = 0.1;
 /**
- * Loss is judged over at least this long and this many packets: over 20 packets, 5 % random
- * loss shows as 15 % in about one window of thirteen and, cut after cut (loss between 2 and 10 %
- * never raises the estimate), held it at its floor on a link that carries far more.
+ * Loss is judged over at least this long and this many packets (or 2 × LOSS_WINDOW_MS): over 20
+ * packets, 5 % random loss shows as 15 % in about one window of thirteen and, cut after cut (loss
+ * between 2 and 10 % never raises the estimate), held it at its floor on a link that carries far
+ * more; over 40 it still did in about one window of fourteen at the lowest layer's packet rate
+ * (a 5 % loss / 200 ms link: 2.5 Mbit/s down to 100 kbit/s within seconds); over 100, one in ninety.
  */
 const LOSS_WINDOW_MS = 1000;
-const LOSS_WINDOW_PACKETS = 40;
+const LOSS_WINDOW_PACKETS = 100;
 const LOW_LOSS = 0.02;
 const INCREASE_PER_S = 1.05;
 const STARTUP_INCREASE_PER_S = 1.5;
 const DECREASE_INTERVAL_MS = 300;
 const OVERUSE_DELAY_MS = 80;
+/**
+ * A queue over OVERUSE_DELAY_MS counts only while we send this much more than is delivered (or it
+ * is twice as long): with 5 % random loss and a noisy arrival rate the ratio is 1.05–1.15.
+ */
+const OVERUSE_SEND_RATIO = 1.2;
 /** Consecutive updates with the queue above the threshold before it counts as overuse. */
 const OVERUSE_UPDATES = 2;
 /** Time constant of the queuing-delay average: short, so a sudden bottleneck is seen in ~2 updates. */
@@ -259,7 +267,11 @@ export class DownlinkEstimator {
     // A clear queue that grows while less is delivered than sent is answered at once: on a link
     // whose buffer is a few hundred ms, waiting for a second update lets it overflow.
     const clearQueue = twcc && this.queueDelay > 2 * OVERUSE_DELAY_MS && delivered > 0 && this.sentRate > 1.2 * delivered;
-    const overuse = this.overuseCount >= OVERUSE_UPDATES || clearQueue;
+    // A queue that is neither long nor growing (we are not sending more than gets through) is
+    // not congestion: the path got longer (a link turning slow by 100 ms one way looks like a
+    // 100 ms queue for the delay minimum's 10 s window), and cutting on it cut to the floor.
+    const queueMatters = this.queueDelay > 2 * OVERUSE_DELAY_MS || (delivered > 0 && this.sentRate > OVERUSE_SEND_RATIO * delivered);
+    const overuse = (this.overuseCount >= OVERUSE_UPDATES && queueMatters) || clearQueue;
     const canDecrease = now - this.lastDecrease >= DECREASE_INTERVAL_MS;
     if (loss !== null && loss > HIGH_LOSS) {
       if (canDecrease) {
