@@ -761,10 +761,11 @@ export class SfuRoom {
  * The VP8 temporal layers to forward of a track on its lowest simulcast layer (the allocation keeps
  * one picture even when it does not fit): all of them while it fits; when it does not (`overflow`
  * bps over the budget) and the downlink has a queue to show for it, half or a quarter of the frame
- * rate, by the share that fits, until it fits again with a margin (or the queue is long gone). Without this the lowest layer
- * and the audio could fill a narrow link on their own, and the standing queue delayed every repair
- * by its length (seconds of frozen picture at a 300 kbit/s cap). Only a real queue starts it: on a
- * link with random loss and no bottleneck the estimate is low for other reasons.
+ * rate, by the share that fits, until it fits again with a margin or the queue is long gone.
+ * Without this the lowest layer and the audio could fill a narrow link on their own, and the
+ * standing queue delayed every repair by its length (seconds of frozen picture at a 300 kbit/s
+ * cap). Only a real queue starts it: on a link with random loss and no bottleneck the estimate is
+ * low for other reasons.
  */
 function temporalTarget(current: number, a: { rank: number; cost: number }, overflow: number, queueDelayMs: number, queueClearMs: number): number {
   if (a.rank !== 0 || a.cost <= 0) return ALL_TEMPORAL_LAYERS;

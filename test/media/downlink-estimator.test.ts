@@ -36,6 +36,16 @@ function run(e: DownlinkEstimator, state: { t: number; seq: number }, ms: number
   return out;
 }
 
+/** A small deterministic generator (mulberry32): the same loss pattern every run. */
+function seededRandom(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 test('a clean link: the estimate grows (fast while starting) up to the ceiling', () => {
   const e = new DownlinkEstimator({ initialBps: 1_000_000 });
   const s = { t: 0, seq: 0 };
@@ -75,14 +85,7 @@ test('a growing queue (delay) brings the estimate down to 85 % of what is delive
 });
 
 test('5 % random loss (no congestion) does not wear the estimate down', () => {
-  // A small deterministic generator (mulberry32), so the test sees the same loss pattern every run.
-  let seed = 42;
-  const random = () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = seededRandom(42);
   const e = new DownlinkEstimator({ initialBps: 1_500_000 });
   const s = { t: 0, seq: 0 };
   run(e, s, 2000, { bps: 1_000_000, ceiling: 1_500_000 });
@@ -98,13 +101,7 @@ test('5 % random loss (no congestion) does not wear the estimate down', () => {
 });
 
 test('a path that turns 100 ms longer with 5 % loss, at the lowest layer\'s rate: no collapse to the floor', () => {
-  let seed = 7;
-  const random = () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = seededRandom(7);
   const e = new DownlinkEstimator({ initialBps: 1_000_000 });
   const s = { t: 0, seq: 0 };
   run(e, s, 3000, { bps: 400_000, ceiling: 1_000_000 });
