@@ -11,8 +11,8 @@
 // The controller, run every few hundred ms (update):
 // - loss > 10 %: decrease to min(estimate, delivered) × (1 − loss/2), at least 15 % down, at most
 //   once per 300 ms;
-// - queuing delay above 80 ms in two updates running while we send 20 % more than is delivered
-//   or the queue is above 160 ms (not a path that just got longer), or above 160 ms in one update
+// - queuing delay above 80 ms in two updates running while it grows (10 ms or more over two
+//   updates) or is above 160 ms (not a path that just got longer), or above 160 ms in one update
 //   while we send 20 % more than is delivered (a queue is building): down to 85 % of delivered;
 // - loss < 2 % and no queue: increase 5 %/s (50 %/s while starting, until the first congestion
 //   signal), up to a ceiling the caller gives (about twice what the subscriber could use);
@@ -52,10 +52,13 @@ const STARTUP_INCREASE_PER_S = 1.5;
 const DECREASE_INTERVAL_MS = 300;
 const OVERUSE_DELAY_MS = 80;
 /**
- * A queue over OVERUSE_DELAY_MS counts only while we send this much more than is delivered (or it
- * is twice as long): with 5 % random loss and a noisy arrival rate the ratio is 1.05–1.15.
+ * A queue over OVERUSE_DELAY_MS counts only while it grew by at least this much (ms) over the last
+ * QUEUE_GROWTH_UPDATES updates, or is twice as long. (Sent against delivered rate does not tell:
+ * when the subscriber's link loses 5 %, its transport-cc feedback loses 5 % too, and those packets
+ * are never acknowledged; with the noise of the arrival rate the ratio read 1.3.)
  */
-const OVERUSE_SEND_RATIO = 1.2;
+const QUEUE_GROWTH_MS = 10;
+const QUEUE_GROWTH_UPDATES = 2;
 /** Consecutive updates with the queue above the threshold before it counts as overuse. */
 const OVERUSE_UPDATES = 2;
 /** Time constant of the queuing-delay average: short, so a sudden bottleneck is seen in ~2 updates. */
@@ -98,6 +101,8 @@ export class DownlinkEstimator {
   /** Minimum one-way delay (receiver clock − our clock) per 1 s bucket, last 10 s. */
   private readonly minDelay: { bucket: number; min: number }[] = [];
   private queueDelay = 0;
+  /** queueDelay at the last QUEUE_GROWTH_UPDATES updates, oldest first. */
+  private readonly queueBefore: number[] = [];
   private overuseCount = 0;
   // receiver-report accumulators
   private rrLost = 0;
@@ -267,10 +272,12 @@ export class DownlinkEstimator {
     // A clear queue that grows while less is delivered than sent is answered at once: on a link
     // whose buffer is a few hundred ms, waiting for a second update lets it overflow.
     const clearQueue = twcc && this.queueDelay > 2 * OVERUSE_DELAY_MS && delivered > 0 && this.sentRate > 1.2 * delivered;
-    // A queue that is neither long nor growing (we are not sending more than gets through) is
-    // not congestion: the path got longer (a link turning slow by 100 ms one way looks like a
+    // A queue that is neither long nor growing is not congestion: the path got longer (a link turning slow by 100 ms one way looks like a
     // 100 ms queue for the delay minimum's 10 s window), and cutting on it cut to the floor.
-    const queueMatters = this.queueDelay > 2 * OVERUSE_DELAY_MS || (delivered > 0 && this.sentRate > OVERUSE_SEND_RATIO * delivered);
+    const growing = this.queueBefore.length === QUEUE_GROWTH_UPDATES && this.queueDelay >= this.queueBefore[0]! + QUEUE_GROWTH_MS;
+    const queueMatters = this.queueDelay > 2 * OVERUSE_DELAY_MS || growing;
+    this.queueBefore.push(this.queueDelay);
+    if (this.queueBefore.length > QUEUE_GROWTH_UPDATES) this.queueBefore.shift();
     const overuse = (this.overuseCount >= OVERUSE_UPDATES && queueMatters) || clearQueue;
     const canDecrease = now - this.lastDecrease >= DECREASE_INTERVAL_MS;
     if (loss !== null && loss > HIGH_LOSS) {
