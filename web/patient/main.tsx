@@ -128,7 +128,24 @@ function App() {
           />
         );
       case 'waiting':
-        return <WaitingRoom t={t} lang={lang} me={me!} onAdmitted={() => setScreen('visit')} onEnded={() => setScreen('ended')} refresh={() => refresh(true)} />;
+        return (
+          <WaitingRoom
+            t={t}
+            lang={lang}
+            me={me!}
+            onAdmitted={() => setScreen('visit')}
+            onEnded={() => setScreen('ended')}
+            // Only the waiting room moves on from here (admitted, ended): a reply that left the
+            // server before the admission, arriving after the 'admitted' event, must not send a
+            // patient who is already in the visit back to the waiting room.
+            refresh={() =>
+              get<Me>('/api/patient/me').then((m) => {
+                setMe(m);
+                return m;
+              })
+            }
+          />
+        );
       case 'join':
         return (
           <div class="card center">
@@ -355,7 +372,14 @@ function SelfView({ t }: { t: Strings }) {
   );
 }
 
+/** How often the waiting room asks for the wait estimate (and whether the visit has begun). */
+const WAITING_REFRESH_MS = 60_000;
+
 function WaitingRoom({ t, lang, me, onAdmitted, onEnded, refresh }: { t: Strings; lang: Lang; me: Me; onAdmitted: () => void; onEnded: () => void; refresh: () => Promise<Me> }) {
+  const moveOn = (m: Me) => {
+    if (m.status === 'cancelled' || m.status === 'completed' || m.visitState === 'ended') onEnded();
+    else if (m.visitState === 'admitted') onAdmitted();
+  };
   const [status, setStatus] = useState(me.providerStatus);
   const [wait, setWait] = useState(me.estimatedWaitMinutes);
   const [chat, setChat] = useState<ChatMessage[]>([]);
@@ -370,7 +394,7 @@ function WaitingRoom({ t, lang, me, onAdmitted, onEnded, refresh }: { t: Strings
           void refresh().then((m) => {
             setStatus(m.providerStatus);
             setWait(m.estimatedWaitMinutes);
-            if (m.visitState === 'admitted') onAdmitted();
+            moveOn(m);
           }).catch(() => undefined);
           get<ChatMessage[]>('/api/patient/chat').then(setChat, () => undefined);
         }
@@ -382,7 +406,17 @@ function WaitingRoom({ t, lang, me, onAdmitted, onEnded, refresh }: { t: Strings
       },
       () => location.reload(),
     );
-    const timer = setInterval(() => refresh().then((m) => setWait(m.estimatedWaitMinutes)).catch(() => undefined), 60_000);
+    // Also a safety net: were the event and the catch-up both missed, the patient still gets in.
+    const timer = setInterval(
+      () =>
+        refresh()
+          .then((m) => {
+            setWait(m.estimatedWaitMinutes);
+            moveOn(m);
+          })
+          .catch(() => undefined),
+      WAITING_REFRESH_MS,
+    );
     return () => {
       stop();
       clearInterval(timer);
