@@ -690,6 +690,9 @@ export class SfuRoom {
     if (track.hintChangedAt.every((t) => now - t > LAYER_RESTART_MS)) this.refreshAfterReconfiguration(track);
   }
 
+  /** Scratch set for sendNacks (it runs every NACK_INTERVAL_MS). */
+  private readonly abandonedSsrcs = new Set<number>();
+
   /**
    * NACKs to publishers. A packet the publisher could not deliver in time leaves its layer
    * undecodable until the next keyframe; Chromium on the subscriber side asks for one only after
@@ -698,7 +701,7 @@ export class SfuRoom {
    */
   private sendNacks(): void {
     const now = Date.now();
-    const abandoned = new Set<number>();
+    const abandoned = this.abandonedSsrcs;
     for (const peer of this.peers.values()) {
       for (const [ssrc, lost] of peer.nack.due(now, peer.transport.roundTripMs, abandoned)) peer.transport.sendNack(ssrc, lost);
       for (const ssrc of abandoned) {

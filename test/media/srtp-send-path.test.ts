@@ -396,11 +396,16 @@ test('send path: NACKed packets are resent on RTX with the original sequence num
 const vp8 = (pid: number, tl0: number, tid: number, start: boolean, body: Buffer) =>
   Buffer.concat([Buffer.from([0x80 | (start ? 0x10 : 0), 0xe0, 0x80 | (pid >> 8), pid & 0xff, tl0, tid << 6]), body]);
 
-test('send path: VP8 picture IDs and TL0PICIDX continue across a switch; a resent packet carries the rewritten ones', () => {
+/** A send path with one VP8 stream on a fake sender. */
+function vp8SendPath() {
   const f = fakeSender();
   f.sender.codec = { payloadType: 96, mimeType: 'video/VP8' } as never;
   const path = new RtpSendPath();
-  const stream = path.attach(f.sender as unknown as SenderLike);
+  return { f, path, stream: path.attach(f.sender as unknown as SenderLike) };
+}
+
+test('send path: VP8 picture IDs and TL0PICIDX continue across a switch; a resent packet carries the rewritten ones', () => {
+  const { f, path, stream } = vp8SendPath();
   const body = randomBytes(50);
   // Layer A: picture IDs 32766, 32767, 0 (15-bit wrap), TL0PICIDX 254, 254, 255.
   path.send(stream, incoming(100, 0, vp8(32766, 254, 0, true, body)), 0);
@@ -431,10 +436,7 @@ test('send path: VP8 picture IDs and TL0PICIDX continue across a switch; a resen
 });
 
 test('send path: packets left out (a thinned temporal layer) close up sequence numbers and picture IDs; late packets keep their place', () => {
-  const f = fakeSender();
-  f.sender.codec = { payloadType: 96, mimeType: 'video/VP8' } as never;
-  const path = new RtpSendPath();
-  const stream = path.attach(f.sender as unknown as SenderLike);
+  const { f, path, stream } = vp8SendPath();
   const body = randomBytes(40);
   // Frames: pid 10 (TID 0, two packets), 11 (TID 2, two packets: left out), 12 (TID 1), 13 (TID 2: left out), 14 (TID 0).
   path.send(stream, incoming(200, 0, vp8(10, 5, 0, true, body)), 0);
