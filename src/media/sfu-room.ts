@@ -19,6 +19,7 @@ import { vp8KeyframeSize } from './keyframes.js';
 import { DownlinkEstimator } from './downlink-estimator.js';
 import { allocate, DEFAULT_PROFILE, isPriority, rankLayers, type AllocTrack, type Priority, type SubscriberProfile } from './layer-allocator.js';
 import { ALL_TEMPORAL_LAYERS } from './temporal-layers.js';
+import { LayerSuspensions } from './layer-suspension.js';
 
 export type TrackKind = 'audio' | 'video' | 'data';
 
@@ -53,6 +54,8 @@ export interface PublishedMedia {
   layerPeaks: number[];
   /** A layer the publisher stopped by itself is no choice again before this time (ms): see LAYER_SETTLE_MS. */
   layerSettlesAt: number[];
+  /** Layers the publisher kept dropping by itself, hinted off for a while (layer-suspension.ts). */
+  suspensions: LayerSuspensions;
   /** When the per-packet path last looked for a stopped layer (ms): see dropStoppedLayer. */
   stopCheckedAt: number;
   /** The publisher's priority for this track (publish-time `priority`). */
@@ -116,9 +119,12 @@ const RATE_SMOOTHING_MS = 1000;
 /** A layer that has sent nothing for this long is considered stopped ... */
 const LAYER_STALE_MS = 1500;
 /**
- * ... or for this long while another layer of the track still flows (seen within
- * OTHER_LAYER_FLOWING_MS): the publisher dropped it (its uplink estimate or its CPU), and the
- * subscribers on it see a frozen picture until they are moved to a layer that still comes.
+ * ... or for this long while a lower layer of the track still flows (seen within
+ * OTHER_LAYER_FLOWING_MS): the publisher dropped it (its uplink estimate or its CPU drop layers
+ * from the top), and the subscribers on it see a frozen picture until they are moved to a layer
+ * that still comes. Only a lower layer is a witness: while a higher layer's keyframe burst fills
+ * a narrow uplink, the lower layers' packets wait in the publisher's pacer for hundreds of ms,
+ * and reading that as "stopped" moved every viewer onto the one layer about to be dropped.
  */
 const LAYER_STOPPED_MS = 300;
 /** The per-packet path looks for a stopped layer at most this often per track. */
@@ -235,6 +241,7 @@ export class SfuRoom {
       rateWindow: [],
       layerPeaks: [],
       layerSettlesAt: [],
+      suspensions: new LayerSuspensions(),
       stopCheckedAt: 0,
       priority: 'standard',
       hintedOff: [],
@@ -285,6 +292,7 @@ export class SfuRoom {
         track.layerSsrcs = section.layerSsrcs;
         track.layerSeenAt = section.layerSsrcs.map(() => 0);
         track.layerSettlesAt = section.layerSsrcs.map(() => 0);
+        track.suspensions.clear();
         track.layerPackets = section.layerSsrcs.map(() => 0);
         track.layerBytes = section.layerSsrcs.map(() => 0);
         track.layerBitrates = section.layerSsrcs.map(() => 0);
@@ -527,7 +535,8 @@ export class SfuRoom {
       // Only a layer that is flowing normally is switched off (its bitrate is kept as the price
       // of choosing it again): a fading one is the publisher's own doing and is left alone.
       const healthy = track.layerOrder.includes(i) && (track.layerBitrates[i] ?? 0) > 0;
-      const off = !used.has(i) && now - (track.layerUsedAt[i] ?? now) >= UNUSED_LAYER_OFF_MS && (track.hintedOff[i] || healthy);
+      const unused = !used.has(i) && now - (track.layerUsedAt[i] ?? now) >= UNUSED_LAYER_OFF_MS && (track.hintedOff[i] || healthy);
+      const off = unused || (track.suspensions.suspended(i, now) && i !== track.layerOrder[0]);
       if (off !== (track.hintedOff[i] ?? false)) {
         if (off) track.layerBitrates[i] = Math.max(track.layerBitrates[i] ?? 0, track.layerPeaks[i] ?? 0);
         track.hintedOff[i] = off;
@@ -538,6 +547,22 @@ export class SfuRoom {
     if (!changed) return;
     this.onPublisherHints(track.publisherSid, track.sid, track.hintedOff.map((off, i) => ({ enabled: !off, layer_index: i })));
     this.refreshAfterReconfiguration(track);
+  }
+
+  /**
+   * The publisher stopped a layer by itself while a lower one still flows (its uplink estimate
+   * fell below what the layer needs): the layer must flow LAYER_SETTLE_MS again before it is a
+   * choice, and where the publisher takes hints a layer that keeps dropping is also suspended
+   * (layer-suspension.ts), so the publisher stops trying it every few seconds. publisherHints
+   * sends the hint.
+   */
+  private publisherDroppedLayer(track: PublishedMedia, layer: number, now: number): void {
+    // Called again at every tick while the layer stays down; only the first call is the drop.
+    const fresh = now >= (track.layerSettlesAt[layer] ?? 0);
+    track.layerSettlesAt[layer] = now + LAYER_SETTLE_MS;
+    if (track.hintsFailed || !this.peers.get(track.publisherSid)?.publisherHints) return;
+    if (fresh) track.suspensions.dropped(layer, now);
+    else track.suspensions.stillDown(layer, now);
   }
 
   /**
@@ -569,13 +594,14 @@ export class SfuRoom {
     for (let i = 0; i < track.layerBytes.length; i++) {
       const old = track.layerBitrates[i] ?? 0;
       if (track.hintedOff[i]) {
-        flowing.push(old > 0); // stopped by our hint: still a choice, at its last bitrate
+        // Stopped by our hint: still a choice, at its last bitrate, unless it is suspended.
+        flowing.push(old > 0 && !track.suspensions.suspended(i, now));
         continue;
       }
       const rate = Math.max(0, (((track.layerBytes[i] ?? 0) - (first.bytes[i] ?? 0)) * 8 * 1000) / dt);
       const restarting = now - (track.hintChangedAt[i] ?? 0) < LAYER_RESTART_MS;
-      const othersFlowing = track.layerSeenAt.some((at, j) => j !== i && now - at < OTHER_LAYER_FLOWING_MS);
-      const seen = now - (track.layerSeenAt[i] ?? 0) < (othersFlowing ? LAYER_STOPPED_MS : LAYER_STALE_MS);
+      const lowerFlowing = lowerLayerFlowing(track, i, now);
+      const seen = now - (track.layerSeenAt[i] ?? 0) < (lowerFlowing ? LAYER_STOPPED_MS : LAYER_STALE_MS);
       // A layer switched back on keeps its old bitrate until it has a window of its own again.
       if (!(restarting && !seen)) track.layerBitrates[i] = old === 0 ? rate : old + (rate - old) * alpha;
       const smoothed = track.layerBitrates[i]!;
@@ -587,7 +613,7 @@ export class SfuRoom {
       const delivering = (seen || (restarting && old > 0)) && !fading;
       // (Only a layer that was a choice before: one that has not started yet is not held back.)
       const wasChoice = track.layerOrder.includes(i) || (track.layerSettlesAt[i] ?? 0) > 0;
-      if (!delivering && othersFlowing && !restarting && wasChoice) track.layerSettlesAt[i] = now + LAYER_SETTLE_MS;
+      if (!delivering && lowerFlowing && !restarting && wasChoice) this.publisherDroppedLayer(track, i, now);
       flowing.push(delivering && now >= (track.layerSettlesAt[i] ?? 0));
     }
     const before = track.layerOrder;
@@ -675,15 +701,15 @@ export class SfuRoom {
 
   /**
    * Between allocation ticks: a layer in use that the publisher stopped (nothing for
-   * LAYER_STOPPED_MS while this packet's layer flows) leaves the ranking at once and the
+   * LAYER_STOPPED_MS while a lower layer flows) leaves the ranking at once and the
    * subscribers on it are moved, rather than at the next tick (up to ALLOCATION_INTERVAL_MS of
    * frozen picture more). The next tick's measureLayers applies the same rule.
    */
   private dropStoppedLayer(track: PublishedMedia, now: number): void {
     track.stopCheckedAt = now;
-    const stopped = track.layerOrder.filter((l) => !track.hintedOff[l] && now - (track.layerSeenAt[l] ?? 0) >= LAYER_STOPPED_MS && now - (track.hintChangedAt[l] ?? 0) >= LAYER_RESTART_MS);
+    const stopped = track.layerOrder.filter((l) => !track.hintedOff[l] && now - (track.layerSeenAt[l] ?? 0) >= LAYER_STOPPED_MS && now - (track.hintChangedAt[l] ?? 0) >= LAYER_RESTART_MS && lowerLayerFlowing(track, l, now));
     if (stopped.length === 0 || stopped.length === track.layerOrder.length) return;
-    for (const l of stopped) track.layerSettlesAt[l] = now + LAYER_SETTLE_MS;
+    for (const l of stopped) this.publisherDroppedLayer(track, l, now);
     track.layerOrder = track.layerOrder.filter((l) => !stopped.includes(l));
     this.allocateAll(false);
     // The publisher re-configured its encoder by itself (as measureLayers would say at the tick).
@@ -807,4 +833,10 @@ function playoutDelayFor(rtt: number | null, lossy: boolean): number {
 function layerCosts(track: PublishedMedia): number[] {
   let floor = 0;
   return track.layerOrder.map((l) => (floor = Math.max(floor, track.layerBitrates[l] ?? 0, track.layerPeaks[l] ?? 0)));
+}
+
+/** Whether a layer below `layer` (layers are lowest first) delivered within OTHER_LAYER_FLOWING_MS. */
+function lowerLayerFlowing(track: PublishedMedia, layer: number, now: number): boolean {
+  for (let j = 0; j < layer; j++) if (now - (track.layerSeenAt[j] ?? 0) < OTHER_LAYER_FLOWING_MS) return true;
+  return false;
 }
