@@ -111,7 +111,7 @@ const join = (browser: Browser, identity: string, extra: Record<string, unknown>
 
 /** Every remote participant's video and audio as this page receives them (WebRTC receiver stats). */
 type Inbound = {
-  video: { frames: number; freezes: number; freezeSeconds: number; height: number } | null;
+  video: { frames: number; freezes: number; freezeSeconds: number; height: number; keyframes: number; received: number; dropped: number; jitterBufferS: number; jitterBufferFrames: number } | null;
   audio: { packets: number; lost: number; concealed: number; samples: number } | null;
 };
 const inbound = (page: Page): Promise<Record<string, Inbound>> =>
@@ -129,13 +129,26 @@ const inbound = (page: Page): Promise<Record<string, Inbound>> =>
           if (!receiver) continue;
           (await receiver.getStats()).forEach((s: any) => {
             if (s.type !== 'inbound-rtp') return;
-            if (s.kind === 'video') entry.video = { frames: s.framesDecoded ?? 0, freezes: s.freezeCount ?? 0, freezeSeconds: s.totalFreezesDuration ?? 0, height: s.frameHeight ?? 0 };
+            if (s.kind === 'video') entry.video = { frames: s.framesDecoded ?? 0, freezes: s.freezeCount ?? 0, freezeSeconds: s.totalFreezesDuration ?? 0, height: s.frameHeight ?? 0, keyframes: s.keyFramesDecoded ?? 0, received: s.framesReceived ?? 0, dropped: s.framesDropped ?? 0, jitterBufferS: s.jitterBufferDelay ?? 0, jitterBufferFrames: s.jitterBufferEmittedCount ?? 0 };
             else entry.audio = { packets: s.packetsReceived ?? 0, lost: s.packetsLost ?? 0, concealed: s.concealedSamples ?? 0, samples: s.totalSamplesReceived ?? 0 };
           });
         }
       }
     }
     return out;
+  });
+
+/** The trace's view of a publisher's encoder: per simulcast layer, frames encoded and sent, keyframes, and what limits it. */
+const outbound = (page: Page): Promise<string> =>
+  page.evaluate(async () => {
+    const room = (window as any).tv.room;
+    const out: string[] = [];
+    for (const pcv2 of room._signaling._peerConnectionManager._peerConnections.values()) {
+      (await (pcv2._peerConnection as RTCPeerConnection).getStats()).forEach((s: any) => {
+        if (s.type === 'outbound-rtp' && s.kind === 'video') out.push(`${s.frameHeight ?? 0}p ${s.framesEncoded ?? 0}e/${s.framesSent ?? 0}s/${s.keyFramesEncoded ?? 0}k${s.qualityLimitationReason && s.qualityLimitationReason !== 'none' ? ` ${s.qualityLimitationReason}` : ''}`);
+      });
+    }
+    return out.join(', ');
   });
 
 type Quality = { local: number | null; remotes: Record<string, number | null> };
@@ -243,7 +256,7 @@ test('5 % loss and 200 ms RTT on one participant: video keeps decoding, audio fl
     const previousClean = samples.length === 0 || !samples.at(-1)!.busy;
     samples.push({ t, q, s, measured: !why && previousClean, busy: why !== '', why: why || (previousClean ? '' : 'after a busy second') });
     if (!why && previousClean) measuredS += (t - (samples.at(-2)?.t ?? 0)) / 1000;
-    trace.push(`${(t / 1000).toFixed(1)}s ${why || 'measured'} q ${JSON.stringify(q)} video ${videoPaths.map(([at, from]) => `${at}←${from} ${s[at][from]?.video?.frames}f/${s[at][from]?.video?.freezeSeconds?.toFixed(2)}s/${s[at][from]?.video?.height}p`).join(' ')} | lossy ice ${JSON.stringify((nqLog.filter((e) => e.sid === lossySid).at(-1)?.inputs as Record<string, unknown> | undefined)?.ice ?? null)} | server ${process.env.TEST_TRACE ? await serverView() : "-"}`);
+    trace.push(`${(t / 1000).toFixed(1)}s ${why || 'measured'} q ${JSON.stringify(q)} video ${videoPaths.map(([at, from]) => `${at}←${from} ${s[at][from]?.video?.frames}f/${s[at][from]?.video?.freezeSeconds?.toFixed(2)}s/${s[at][from]?.video?.height}p/${s[at][from]?.video?.keyframes}k`).join(' ')} | lossy ice ${JSON.stringify((nqLog.filter((e) => e.sid === lossySid).at(-1)?.inputs as Record<string, unknown> | undefined)?.ice ?? null)} | server ${process.env.TEST_TRACE ? await serverView() : "-"}${process.env.TEST_TRACE ? ` | lossy out ${await outbound(lossy)} | host1←lossy rx ${s.host1.lossy?.video?.received}/drop ${s.host1.lossy?.video?.dropped}/jb ${s.host1.lossy?.video?.jitterBufferS.toFixed(3)}s/${s.host1.lossy?.video?.jitterBufferFrames}` : ''}`);
   }
   loopDelay.disable();
   const end = samples.at(-1)!.s;
@@ -294,7 +307,7 @@ test('5 % loss and 200 ms RTT on one participant: video keeps decoding, audio fl
   };
   // Video keeps decoding: freezes under 5 % of the measured time, frames all along.
   for (const [at, from] of videoPaths) {
-    const v = (x: Sample['s']) => x[at][from]?.video ?? { frames: 0, freezes: 0, freezeSeconds: 0, height: 0 };
+    const v = (x: Sample['s']) => x[at][from]?.video ?? { frames: 0, freezes: 0, freezeSeconds: 0, height: 0, keyframes: 0, received: 0, dropped: 0, jitterBufferS: 0, jitterBufferFrames: 0 };
     const frozen = frozenMeasured((x) => v(x).freezeSeconds);
     const frozenAll = v(end).freezeSeconds - v(start).freezeSeconds;
     const fps = overMeasured((a, b) => v(b).frames - v(a).frames) / Math.max(1, measuredS);
