@@ -6,41 +6,49 @@
 // freezes the viewers that had been moved onto it. Where the publisher takes hints (twilio-video's
 // adaptive simulcast), the SFU asks it to leave such a layer off for a while, longer each time
 // the layer fails again, and then lets it try again. A single drop (a CPU spike, one dip of the
-// estimate) suspends nothing: only a layer that drops again soon after it came back.
+// estimate) suspends nothing: only a layer that drops again soon after it came back, and stays
+// down: a pause of a few hundred ms (a keyframe burst of another layer) must not become a stop
+// by our own hint.
 
 /** A drop this soon after the layer was last down (or after the end of its suspension) is a repeat. */
 export const REPEAT_WINDOW_MS = 20_000;
+/** A repeated drop suspends the layer once it has been down this long. */
+export const CONFIRM_DOWN_MS = 1500;
 /** The first suspension of a layer that dropped again. */
 export const FIRST_SUSPENSION_MS = 15_000;
 /** Each further repeat doubles the suspension, up to this. */
 export const MAX_SUSPENSION_MS = 60_000;
 
 export class LayerSuspensions {
-  private lastDropAt: number[] = [];
+  private lastDownAt: number[] = [];
+  private downSince: number[] = [];
+  /** The current drop came soon after the last one: it suspends the layer if it lasts. */
+  private repeat: boolean[] = [];
   private until: number[] = [];
   /** Suspensions in a row: repeats since the layer last held for REPEAT_WINDOW_MS. */
   private streak: number[] = [];
 
+  /** The publisher dropped `layer` by itself (it was flowing until now). */
+  dropped(layer: number, now: number): void {
+    const last = Math.max(this.lastDownAt[layer] ?? -Infinity, this.until[layer] ?? -Infinity);
+    this.repeat[layer] = now - last <= REPEAT_WINDOW_MS;
+    if (!this.repeat[layer]) this.streak[layer] = 0;
+    this.downSince[layer] = now;
+    this.lastDownAt[layer] = now;
+  }
+
   /**
-   * The publisher dropped `layer` by itself (it was flowing until now). Returns until when (ms)
-   * the layer is suspended, or 0 if this drop suspends nothing (the first in a while).
+   * The layer is still down since its drop. Returns until when (ms) it is suspended if this call
+   * suspended it (a repeated drop that lasted CONFIRM_DOWN_MS), else 0.
    */
-  dropped(layer: number, now: number): number {
-    const last = Math.max(this.lastDropAt[layer] ?? -Infinity, this.until[layer] ?? -Infinity);
-    this.lastDropAt[layer] = now;
-    if (now - last > REPEAT_WINDOW_MS) {
-      this.streak[layer] = 0;
-      return 0;
-    }
+  stillDown(layer: number, now: number): number {
+    this.lastDownAt[layer] = now;
+    if (!this.repeat[layer] || now - (this.downSince[layer] ?? now) < CONFIRM_DOWN_MS) return 0;
+    this.repeat[layer] = false;
     const streak = this.streak[layer] ?? 0;
     this.streak[layer] = streak + 1;
     this.until[layer] = now + Math.min(MAX_SUSPENSION_MS, FIRST_SUSPENSION_MS * 2 ** streak);
     return this.until[layer]!;
-  }
-
-  /** The layer is still down (since its drop): a repeat is measured from its last moment down. */
-  stillDown(layer: number, now: number): void {
-    this.lastDropAt[layer] = now;
   }
 
   suspended(layer: number, now: number): boolean {
@@ -49,7 +57,9 @@ export class LayerSuspensions {
 
   /** New streams (the publisher's layers changed): nothing is known about them. */
   clear(): void {
-    this.lastDropAt = [];
+    this.lastDownAt = [];
+    this.downSince = [];
+    this.repeat = [];
     this.until = [];
     this.streak = [];
   }
