@@ -11,6 +11,7 @@ import type { PublishedMedia } from './sfu-room.js';
 import { isH264Keyframe, isVp8Keyframe } from './keyframes.js';
 import { PendingKeyframe } from './pending-keyframe.js';
 import { TemporalFilter } from './temporal-layers.js';
+import { captureStep, type SenderClock } from './capture-clock.js';
 
 /** While waiting for a keyframe to start or switch, ask again this often. */
 const KEYFRAME_RETRY_MS = 500;
@@ -58,6 +59,9 @@ export class Forwarder {
   private waitingHighestSeq = -1;
   /** When the last video packet went out (ms); 0 = never: a new stretch then continues from it. */
   private lastSentAt = 0;
+  /** That packet's timestamp as the publisher sent it, and its layer. */
+  private lastSentTs = 0;
+  private lastSentLayer = -1;
   /** The target layer's keyframe, held until complete. */
   private readonly pending = new PendingKeyframe();
   /** The input sequence number the current stretch started at, and until when older ones are dropped. */
@@ -79,6 +83,8 @@ export class Forwarder {
     readonly transceiver: RTCRtpTransceiver,
     /** Asks the publisher for a keyframe of one layer (all layers when omitted). */
     private readonly requestKeyframe: (layer?: number) => void,
+    /** The publisher's last sender report for a layer's stream, if any (capture-clock.ts). */
+    private readonly senderClock: (layer: number) => SenderClock | undefined = () => undefined,
   ) {
     this.sender = transceiver.sender as unknown as { canSendRtp(): boolean };
   }
@@ -238,6 +244,8 @@ export class Forwarder {
   private send(rtp: RtpPacket): void {
     this.forwarded++;
     this.lastSentAt = Date.now();
+    this.lastSentTs = rtp.header.timestamp;
+    this.lastSentLayer = this.layer;
     this.transport.sendRtp(this.transceiver, rtp, this.playoutDelayMs);
   }
 
@@ -286,9 +294,13 @@ export class Forwarder {
   private switchTo(layer: number, now: number): void {
     const held = this.pending.drain();
     const first = held[0]!;
-    // Sequence numbers go on from the last packet sent, the timestamp by the time that passed
+    // Sequence numbers go on from the last packet sent, the timestamp by the capture time between
+    // the two frames where the publisher's sender reports tell it, else by the time that passed
     // since (90 kHz video clock).
-    if (this.lastSentAt !== 0) this.transceiver.sender.replaceRTP(first.header, true, Math.max(1, Math.round((now - this.lastSentAt) * 90)));
+    if (this.lastSentAt !== 0) {
+      const step = captureStep(this.senderClock(this.lastSentLayer), this.lastSentTs, this.senderClock(layer), first.header.timestamp, 90_000) ?? Math.max(1, Math.round((now - this.lastSentAt) * 90));
+      this.transceiver.sender.replaceRTP(first.header, true, step);
+    }
     this.layer = layer;
     this.waitingHighestSeq = -1;
     this.switchSeq = first.header.sequenceNumber;

@@ -23,6 +23,7 @@ import {
   useTWCC,
 } from 'werift';
 import { TransportCcFeedback } from './rtcp/transport-cc-feedback.js';
+import { ntpToSeconds, type SenderClock } from './capture-clock.js';
 import { withStartBitrate } from './start-bitrate.js';
 import type { TwccPackets } from './downlink-estimator.js';
 import { keepTransportCcRaw, TwccReport, type RawTransportCc } from './rtcp/transport-cc-report.js';
@@ -61,6 +62,8 @@ const SR_MIN_INTERVAL_MS = 500;
 const SR_SPREAD_MS = 1000;
 /** Round-trip samples are kept this long (ms). */
 const RTT_WINDOW_MS = 5000;
+/** Streams whose sender reports a participant may have kept (three simulcast layers and audio per track, several tracks). */
+const MAX_SENDER_CLOCKS = 64;
 /** Seconds from the NTP epoch (1900) to the Unix epoch (1970). */
 const NTP_UNIX_OFFSET_S = 2_208_988_800;
 /** Full Intra Request's feedback message type (RFC 5104). */
@@ -321,6 +324,15 @@ export class PeerTransport {
 
   private readonly rttSamples: { at: number; ms: number }[] = [];
 
+  /** This participant's last sender report per stream it publishes (layer switches: capture-clock.ts). */
+  readonly senderClocks = new Map<number, SenderClock>();
+
+  private onSenderReport(sr: RtcpSrPacket): void {
+    // Bounded: a client sending reports for made-up SSRCs must not grow the map without end.
+    if (!this.senderClocks.has(sr.ssrc) && this.senderClocks.size >= MAX_SENDER_CLOCKS) return;
+    this.senderClocks.set(sr.ssrc, { ntpSeconds: ntpToSeconds(sr.senderInfo.ntpTimestamp), rtpTimestamp: sr.senderInfo.rtpTimestamp });
+  }
+
   private onRoundTrip(lsr: number, dlsr: number, now: number): void {
     // The middle 32 bits of the NTP time now, in 1/65536 s.
     const ntpMiddle = Math.floor(((performance.timeOrigin + now) / 1000 + NTP_UNIX_OFFSET_S) * 65536) >>> 0;
@@ -433,6 +445,7 @@ export class PeerTransport {
     dtls.onRtcp.subscribe((rtcp) => {
       try {
         if (rtcp.type === RtcpRrPacket.type || rtcp.type === RtcpSrPacket.type) {
+          if (rtcp.type === RtcpSrPacket.type) this.onSenderReport(rtcp as RtcpSrPacket);
           const sink = this.downlink;
           if (!sink) return;
           const now = performance.now();

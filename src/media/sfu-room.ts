@@ -319,7 +319,16 @@ export class SfuRoom {
     if (!track || !peer) return;
     // No keyframe request yet: the forwarder asks once the subscriber can receive. An earlier
     // request's keyframe would be lost, and publishers limit how often they make keyframes.
-    const forwarder = new Forwarder(track, peer.transport, transceiver, (layer) => this.requestKeyframe(track, layer));
+    const forwarder = new Forwarder(
+      track,
+      peer.transport,
+      transceiver,
+      (layer) => this.requestKeyframe(track, layer),
+      (layer) => {
+        const ssrc = track.layerSsrcs[layer];
+        return ssrc === undefined ? undefined : this.peers.get(track.publisherSid)?.transport.senderClocks.get(ssrc);
+      },
+    );
     track.forwarders.set(subscriberSid, forwarder);
     if (track.kind === 'video') this.allocateFor(subscriberSid, peer, Date.now()); // a first target at once
   }

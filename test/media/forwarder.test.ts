@@ -103,3 +103,25 @@ test('a keyframe that never completes is given up and asked for again; the old l
     mock.timers.reset();
   }
 });
+
+test('a switch steps our timestamps by the capture time between the frames when the publisher\'s sender reports tell it, else by the time between sends', () => {
+  for (const withReports of [true, false]) {
+    const steps: number[] = [];
+    const transport = { sendRtp: () => undefined } as unknown as PeerTransport;
+    const transceiver = { sender: { ssrc: 5, canSendRtp: () => true, replaceRTP: (_h: RtpHeader, _d: boolean, step: number) => steps.push(step) } } as unknown as RTCRtpTransceiver;
+    const track = { kind: 'video', codec: 'VP8' } as unknown as PublishedMedia;
+    // Layer 0's timestamps start at 9000 at capture second 100; layer 1's at 50 000 at second 100.
+    const clocks = [{ ntpSeconds: 100, rtpTimestamp: 9000 }, { ntpSeconds: 100, rtpTimestamp: 50_000 }];
+    const f = new Forwarder(track, transport, transceiver, () => undefined, (layer) => (withReports ? clocks[layer] : undefined));
+    f.setTarget(0, false, Date.now());
+    f.forward(0, vp8(100, 9000, { start: true, key: true, marker: true })); // captured at 100 s
+    f.setTarget(1, false, Date.now());
+    // The new layer's keyframe was captured 1.2 s after the last frame sent: the old layer's last
+    // packets had waited in the publisher's pacer, so it arrives right after them.
+    f.forward(1, vp8(500, 50_000 + 1.2 * 90_000, { start: true, key: true, marker: true }));
+    assert.equal(f.currentLayer, 1);
+    assert.equal(steps.length, 1);
+    if (withReports) assert.equal(steps[0], 1.2 * 90_000);
+    else assert.ok(steps[0]! >= 1 && steps[0]! < 0.5 * 90_000, `by the time between sends: ${steps[0]}`);
+  }
+});
