@@ -1,11 +1,12 @@
-// NOT IN `npm test` YET (hence .wip.ts, which scripts/test.sh does not pick up). Session 8's final
-// code passed issue 4's 5 % freeze limit in 15 of 15 runs (worst 4.2 %); earlier code failed
-// about one run in five, which is why it waits for more runs before it gates CI. Most
-// failures were one freeze of about 2 s in the first seconds of the impairment, when the impaired
-// publisher drops its top layer and its viewers wait for the next layer's keyframe across the
-// lossy uplink; see docs/benchmarks.md, "5 % loss and 200 ms RTT". Kept here, working and
-// measured, so the fixes can be judged against it. Run it alone, as root:
-// `node --import tsx --test test/media/lossy-link.wip.ts` (TEST_TRACE=1 prints a trace).
+// NOT IN `npm test` YET (hence .wip.ts, which scripts/test.sh does not pick up). It meets issue 4's
+// 5 % freeze limit in most runs, not all: session 9's final code passed 6 of 6, the versions just
+// before it 22 of 26 (see docs/benchmarks.md, "5 % loss and 200 ms RTT", for every run and where
+// the time frozen goes: the onset of the impairment, the publisher dropping the layer its viewers
+// are on, and the keyframe bursts when it starts one). A check that fails one run in six would
+// make CI red too often, so it waits here, working and measured, for the fixes to be judged
+// against it. Run it alone, as root: `node --import tsx --test test/media/lossy-link.wip.ts`
+// (TEST_TRACE=1 prints a per-second trace: what each viewer decodes, the server's view, the
+// publisher's encoder).
 //
 // Issue 4, check 3 on a real impaired link: "5 % loss and 200 ms RTT on one participant: video
 // keeps decoding (freeze time under 5 % of the test), audio keeps flowing, network quality for
