@@ -272,8 +272,9 @@ export class DownlinkEstimator {
     // A clear queue that grows while less is delivered than sent is answered at once: on a link
     // whose buffer is a few hundred ms, waiting for a second update lets it overflow.
     const clearQueue = twcc && this.queueDelay > 2 * OVERUSE_DELAY_MS && delivered > 0 && this.sentRate > 1.2 * delivered;
-    // A queue that is neither long nor growing is not congestion: the path got longer (a link turning slow by 100 ms one way looks like a
-    // 100 ms queue for the delay minimum's 10 s window), and cutting on it cut to the floor.
+    // A queue that is neither long nor growing is not congestion: the path got longer (a link
+    // turning slow by 100 ms one way looks like a 100 ms queue for the delay minimum's 10 s
+    // window), and cutting on it cut to the floor.
     const growing = this.queueBefore.length === QUEUE_GROWTH_UPDATES && this.queueDelay >= this.queueBefore[0]! + QUEUE_GROWTH_MS;
     const queueMatters = this.queueDelay > 2 * OVERUSE_DELAY_MS || growing;
     this.queueBefore.push(this.queueDelay);

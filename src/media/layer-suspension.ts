@@ -20,6 +20,8 @@ export const FIRST_SUSPENSION_MS = 15_000;
 export const MAX_SUSPENSION_MS = 60_000;
 
 export class LayerSuspensions {
+  /** Dropped by the publisher and not delivering since (see `up`). */
+  private isDown: boolean[] = [];
   private lastDownAt: number[] = [];
   private downSince: number[] = [];
   /** The current drop came soon after the last one: it suspends the layer if it lasts. */
@@ -28,8 +30,24 @@ export class LayerSuspensions {
   /** Suspensions in a row: repeats since the layer last held for REPEAT_WINDOW_MS. */
   private streak: number[] = [];
 
-  /** The publisher dropped `layer` by itself (it was flowing until now). */
-  dropped(layer: number, now: number): void {
+  /**
+   * The publisher has `layer` down (stopped by itself; called again at every allocation tick while
+   * it stays down). The first call after `up` is the drop. Returns until when (ms) the layer is
+   * suspended if this call suspended it, else 0.
+   */
+  down(layer: number, now: number): number {
+    if (this.isDown[layer]) return this.stillDown(layer, now);
+    this.isDown[layer] = true;
+    this.dropped(layer, now);
+    return 0;
+  }
+
+  /** The layer delivers (again). */
+  up(layer: number): void {
+    this.isDown[layer] = false;
+  }
+
+  private dropped(layer: number, now: number): void {
     const last = Math.max(this.lastDownAt[layer] ?? -Infinity, this.until[layer] ?? -Infinity);
     this.repeat[layer] = now - last <= REPEAT_WINDOW_MS;
     if (!this.repeat[layer]) this.streak[layer] = 0;
@@ -37,11 +55,8 @@ export class LayerSuspensions {
     this.lastDownAt[layer] = now;
   }
 
-  /**
-   * The layer is still down since its drop. Returns until when (ms) it is suspended if this call
-   * suspended it (a repeated drop that lasted CONFIRM_DOWN_MS), else 0.
-   */
-  stillDown(layer: number, now: number): number {
+  /** Suspends a repeated drop once it has lasted CONFIRM_DOWN_MS. */
+  private stillDown(layer: number, now: number): number {
     this.lastDownAt[layer] = now;
     if (!this.repeat[layer] || now - (this.downSince[layer] ?? now) < CONFIRM_DOWN_MS) return 0;
     this.repeat[layer] = false;
@@ -57,6 +72,7 @@ export class LayerSuspensions {
 
   /** New streams (the publisher's layers changed): nothing is known about them. */
   clear(): void {
+    this.isDown = [];
     this.lastDownAt = [];
     this.downSince = [];
     this.repeat = [];

@@ -56,8 +56,6 @@ export interface PublishedMedia {
   layerSettlesAt: number[];
   /** Layers the publisher kept dropping by itself, hinted off for a while (layer-suspension.ts). */
   suspensions: LayerSuspensions;
-  /** Layers the publisher dropped by itself and that have not delivered since. */
-  layerDown: boolean[];
   /** When the per-packet path last looked for a stopped layer (ms): see dropStoppedLayer. */
   stopCheckedAt: number;
   /** The publisher's priority for this track (publish-time `priority`). */
@@ -244,7 +242,6 @@ export class SfuRoom {
       layerPeaks: [],
       layerSettlesAt: [],
       suspensions: new LayerSuspensions(),
-      layerDown: [],
       stopCheckedAt: 0,
       priority: 'standard',
       hintedOff: [],
@@ -296,7 +293,6 @@ export class SfuRoom {
         track.layerSeenAt = section.layerSsrcs.map(() => 0);
         track.layerSettlesAt = section.layerSsrcs.map(() => 0);
         track.suspensions.clear();
-        track.layerDown = [];
         track.layerPackets = section.layerSsrcs.map(() => 0);
         track.layerBytes = section.layerSsrcs.map(() => 0);
         track.layerBitrates = section.layerSsrcs.map(() => 0);
@@ -570,14 +566,9 @@ export class SfuRoom {
    * sends the hint.
    */
   private publisherDroppedLayer(track: PublishedMedia, layer: number, now: number): void {
-    // Called again at every tick while the layer stays down; only the first call is the drop (a
-    // layer that came back and went again before it settled is a drop again).
-    const fresh = !track.layerDown[layer];
-    track.layerDown[layer] = true;
+    // Called again at every tick while the layer stays down.
     track.layerSettlesAt[layer] = now + LAYER_SETTLE_MS;
-    if (track.hintsFailed || !this.peers.get(track.publisherSid)?.publisherHints) return;
-    if (fresh) track.suspensions.dropped(layer, now);
-    else track.suspensions.stillDown(layer, now);
+    if (!track.hintsFailed && this.peers.get(track.publisherSid)?.publisherHints) track.suspensions.down(layer, now);
   }
 
   /**
@@ -626,7 +617,7 @@ export class SfuRoom {
       // choice: it would rank as the cheapest and never deliver.
       const fading = !restarting && smoothed < FADING_SHARE * peak;
       const delivering = (seen || (restarting && old > 0)) && !fading;
-      if (delivering) track.layerDown[i] = false;
+      if (delivering) track.suspensions.up(i);
       // (Only a layer that was a choice before: one that has not started yet is not held back.)
       const wasChoice = track.layerOrder.includes(i) || (track.layerSettlesAt[i] ?? 0) > 0;
       if (!delivering && lowerFlowing && !restarting && wasChoice) this.publisherDroppedLayer(track, i, now);

@@ -4,11 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CONFIRM_DOWN_MS, FIRST_SUSPENSION_MS, LayerSuspensions, MAX_SUSPENSION_MS, REPEAT_WINDOW_MS } from '../../src/media/layer-suspension.js';
 
-/** The layer drops at `at` and stays down, reported every 250 ms as the allocation ticks do, for `forMs`. */
+/** The layer (up until now) drops at `at` and stays down, reported every 250 ms as the allocation ticks do, for `forMs`. */
 function down(s: LayerSuspensions, layer: number, at: number, forMs: number): number {
-  s.dropped(layer, at);
-  let until = 0;
-  for (let t = at + 250; t <= at + forMs; t += 250) until = s.stillDown(layer, t) || until;
+  s.up(layer);
+  let until = s.down(layer, at);
+  for (let t = at + 250; t <= at + forMs; t += 250) until = s.down(layer, t) || until;
   return until;
 }
 
