@@ -27,6 +27,12 @@ export interface QueueSettings {
   /** Delay before retry n (1-based). */
   backoffMs?: (attempt: number) => number;
   leaseMs?: number;
+  /**
+   * Called once when the queue gives up on a job whose handler kept failing (maxAgeMs passed),
+   * so the job's owner can record the failure on its own row. Not called for a
+   * PermanentJobError: the handler that threw it has already recorded why.
+   */
+  onGiveUp?: (payload: any, ctx: JobContext, lastError: string) => Promise<void>;
 }
 
 const defaultBackoff = (attempt: number): number => Math.min(1000 * 2 ** (attempt - 1), 10 * 60_000);
@@ -174,8 +180,16 @@ export class JobQueue {
       const message = err instanceof Error ? err.message : String(err);
       const now = this.clock.now();
       const retryAt = now + (settings.backoffMs ?? defaultBackoff)(attempts);
-      const giveUp = err instanceof PermanentJobError || retryAt - createdAt > settings.maxAgeMs;
+      const permanent = err instanceof PermanentJobError;
+      const giveUp = permanent || retryAt - createdAt > settings.maxAgeMs;
       this.log.warn({ queue, jobId: id, attempts, giveUp, error: message }, giveUp ? 'job failed permanently' : 'job failed; will retry');
+      if (giveUp && !permanent && settings.onGiveUp) {
+        try {
+          await settings.onGiveUp(JSON.parse(payload), { id, attempts, createdAt }, message);
+        } catch (hookErr) {
+          this.log.error({ err: hookErr, queue, jobId: id }, 'job give-up hook failed');
+        }
+      }
       await this.finish(id, giveUp ? { status: 'failed', last_error: message } : { status: 'pending', last_error: message, run_at: iso(retryAt) });
     } finally {
       this.running.delete(id);

@@ -123,6 +123,9 @@ export class SmsService {
       maxAgeMs: this.options.maxAgeHours * 3600_000,
       backoffMs,
       leaseMs: this.options.timeoutMs + 60_000,
+      // The queue gave up (SMS_MAX_AGE_HOURS passed): the message must not stay 'queued'.
+      onGiveUp: (payload: { id: string }, ctx, lastError) =>
+        this.setIfQueued(payload.id, { status: 'failed', error: `gave up after ${ctx.attempts} attempts: ${lastError}` }),
     };
   }
 
@@ -337,11 +340,8 @@ export class SmsService {
         this.log.warn({ ...logFields, code: err.code }, 'sms refused by provider; not retried');
         throw new PermanentJobError(text);
       }
-      // The job queue's rule, a little early (its clock reading comes later): the message is
-      // marked failed and the job ends here, rather than the queue giving up on a 'queued' row.
-      const giveUp = this.clock.now() + 5000 + backoffMs(ctx.attempts) - ctx.createdAt > this.options.maxAgeHours * 3600_000;
-      await this.setIfQueued(row.id, giveUp ? { status: 'failed', error: `gave up after ${ctx.attempts} attempts: ${text}` } : { error: text });
-      if (giveUp) throw new PermanentJobError(text);
+      // Retried by the job queue; when it gives up, onGiveUp marks the message failed.
+      await this.setIfQueued(row.id, { error: text });
       throw new Error(text);
     }
   }
