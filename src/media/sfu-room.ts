@@ -20,6 +20,7 @@ import { DownlinkEstimator } from './downlink-estimator.js';
 import { allocate, DEFAULT_PROFILE, isPriority, rankLayers, type AllocTrack, type Priority, type SubscriberProfile } from './layer-allocator.js';
 import { ALL_TEMPORAL_LAYERS } from './temporal-layers.js';
 import { LayerSuspensions } from './layer-suspension.js';
+import { nextPlayoutDelay, playoutDelayFor } from './playout-delay.js';
 
 export type TrackKind = 'audio' | 'video' | 'data';
 
@@ -103,11 +104,6 @@ const NACK_INTERVAL_MS = 20;
 const SPEAKER_DECISION_MS = 200;
 /** How often layer bitrates are measured and layers allocated. */
 export const ALLOCATION_INTERVAL_MS = 250;
-/** A publisher (or a subscriber on a lossy downlink) this far (round trip, ms) or farther gets a playout delay: see playoutDelay. */
-const FAR_RTT_MS = 80;
-/** The delay asked for: the publisher's round trip plus this (detection, NACK, forwarding). */
-const PLAYOUT_DELAY_MARGIN_MS = 60;
-const MAX_PLAYOUT_DELAY_MS = 600;
 /** A subscriber's downlink (or a publisher's uplink) with at least this loss (per loss window) is lossy ... */
 const LOSSY_LINK = 0.02;
 /** ... and stays so this long after (ms). */
@@ -512,7 +508,9 @@ export class SfuRoom {
   private playoutDelay(track: PublishedMedia, now: number): void {
     if (track.kind !== 'video') return;
     const publisher = this.peers.get(track.publisherSid);
-    const fromPublisher = publisher ? playoutDelayFor(pathRoundTrip(publisher), now < publisher.uplinkLossyUntil) : 0;
+    // Its repairs show a longer round trip first (reports take a second or two to follow).
+    const publisherRtt = publisher ? maxKnown(pathRoundTrip(publisher), publisher.nack.repairRoundTripMs(now)) : null;
+    const fromPublisher = publisher ? playoutDelayFor(publisherRtt, now < publisher.uplinkLossyUntil) : 0;
     for (const [subscriberSid, f] of track.forwarders) {
       const sub = this.peers.get(subscriberSid);
       let own = 0;
@@ -520,7 +518,8 @@ export class SfuRoom {
         if ((sub.downlink.stats().loss ?? 0) >= LOSSY_LINK) sub.lossyUntil = now + LOSSY_HOLD_MS;
         if (now < sub.lossyUntil) own = playoutDelayFor(pathRoundTrip(sub), true);
       }
-      f.playoutDelayMs = Math.max(fromPublisher, own);
+      // In steps: Chromium applies a new minimum at once, and a big step is a freeze.
+      f.playoutDelayMs = nextPlayoutDelay(f.playoutDelayMs, Math.max(fromPublisher, own));
     }
   }
 
@@ -811,6 +810,11 @@ function temporalTarget(current: number, a: { rank: number; cost: number }, over
   return share >= HALF_RATE_SHARE ? 1 : 0;
 }
 
+/** The larger of two values, either of which may be unknown. */
+function maxKnown(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b);
+}
+
 /**
  * A participant's round trip as it is now (it follows a rise within a report or two), less the
  * queue our own sending built toward it (a congested downlink is no reason for a longer delay),
@@ -821,15 +825,6 @@ function pathRoundTrip(peer: PeerState): number | null {
   const lowest = peer.transport.roundTripMs;
   if (recent === null || lowest === null) return null;
   return Math.max(lowest, recent - peer.downlink.queueDelayMs);
-}
-
-/**
- * The playout delay to ask for across a round trip of `rtt` ms: 0 when it is short (or unknown);
- * time for one repair, or for two on a `lossy` link.
- */
-function playoutDelayFor(rtt: number | null, lossy: boolean): number {
-  if (rtt === null || rtt < FAR_RTT_MS) return 0;
-  return Math.min(MAX_PLAYOUT_DELAY_MS, Math.round((lossy ? 2 : 1) * rtt + PLAYOUT_DELAY_MARGIN_MS));
 }
 
 /**

@@ -84,3 +84,35 @@ test('the uplink loss: gaps before retransmission, over at least 50 packets', ()
   assert.ok(Math.abs(loss - 6 / 105) < 1e-9, `loss ${loss}`);
   assert.equal(n.lossSinceLastCall(), null, 'counted afresh after each value');
 });
+
+test('the repair round trip: ask → retransmission, median of the last 2 s, single asks only', () => {
+  const n = new NackGenerator();
+  let seq = 0;
+  let t = 0;
+  n.onPacket(6, seq++, t);
+  assert.equal(n.repairRoundTripMs(t), null);
+  // Three losses repaired 210, 230 and 250 ms after their one ask.
+  for (const rtt of [210, 250, 230]) {
+    const lost = seq++;
+    n.onPacket(6, seq++, t); // the gap is noticed
+    t += 20;
+    assert.deepEqual(n.due(t, null).get(6), [lost]);
+    n.onPacket(6, lost, t + rtt);
+    t += rtt + 10;
+  }
+  assert.equal(n.repairRoundTripMs(t), 230);
+  // A packet asked for twice: which ask was answered is unknown, so it is no sample.
+  const twice = seq++;
+  n.onPacket(6, seq++, t);
+  n.due(t + 20, null);
+  n.due(t + 140, null);
+  n.onPacket(6, twice, t + 150);
+  assert.equal(n.repairRoundTripMs(t + 150), 230);
+  // A late packet that came before any ask is no sample either.
+  const late = seq++;
+  n.onPacket(6, seq++, t + 200);
+  n.onPacket(6, late, t + 205);
+  assert.equal(n.repairRoundTripMs(t + 205), 230);
+  // Samples older than 2 s are forgotten.
+  assert.equal(n.repairRoundTripMs(t + 2500), null);
+});

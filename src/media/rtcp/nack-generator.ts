@@ -32,11 +32,21 @@ const MAX_GAP = 300;
 /** The uplink loss is judged over at least this many packets. */
 const LOSS_MIN_PACKETS = 50;
 
+/**
+ * Repair round trips (one ask → its retransmission) are kept this long (ms) ... and at most this
+ * many; at least REPAIR_MIN_SAMPLES make an estimate.
+ */
+const REPAIR_WINDOW_MS = 2000;
+const REPAIR_MAX_SAMPLES = 32;
+const REPAIR_MIN_SAMPLES = 3;
+
 export class NackGenerator {
   private readonly streams = new Map<number, SsrcState>();
   /** Since the last lossSinceLastCall: packets that came in order, and the gaps before them. */
   private arrived = 0;
   private gaps = 0;
+  /** Recent repair round trips: [when (ms), one ask → its retransmission (ms)], oldest first. */
+  private readonly repairs: [number, number][] = [];
 
   /**
    * Records a packet; returns false for one already received (or given up on): a duplicate must
@@ -72,6 +82,10 @@ export class NackGenerator {
     }
     // A late or retransmitted packet fills its hole (even after we stopped asking for it); one
     // already received, or older than the window, is a duplicate.
+    const entry = s.missing.get(seq);
+    // Asked once: the time since the ask is the repair's round trip (after more asks it is not
+    // known which one was answered).
+    if (entry && entry[1] === 1) this.addRepair(now, now - entry[2]);
     s.missing.delete(seq);
     if (s.highest - seq >= RECEIVED_WINDOW || s.received[slot] === seq) return false;
     s.received[slot] = seq;
@@ -117,6 +131,25 @@ export class NackGenerator {
     const loss = this.gaps / total;
     this.arrived = this.gaps = 0;
     return loss;
+  }
+
+  /**
+   * The publisher's round trip as its repairs show it (ms): the median over the last
+   * REPAIR_WINDOW_MS of an ask to the retransmission it brought; null with fewer than
+   * REPAIR_MIN_SAMPLES. On a lossy link this follows a change within a few hundred ms, where
+   * receiver reports take a second or two.
+   */
+  repairRoundTripMs(now: number): number | null {
+    const r = this.repairs;
+    while (r.length > 0 && now - r[0]![0] > REPAIR_WINDOW_MS) r.shift();
+    if (r.length < REPAIR_MIN_SAMPLES) return null;
+    const sorted = r.map((x) => x[1]).sort((a, b) => a - b);
+    return sorted[sorted.length >> 1]!;
+  }
+
+  private addRepair(now: number, ms: number): void {
+    this.repairs.push([now, ms]);
+    if (this.repairs.length > REPAIR_MAX_SAMPLES) this.repairs.shift();
   }
 
   forget(ssrc: number): void {
