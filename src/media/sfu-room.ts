@@ -21,6 +21,7 @@ import { allocate, DEFAULT_PROFILE, isPriority, rankLayers, type AllocTrack, typ
 import { ALL_TEMPORAL_LAYERS } from './temporal-layers.js';
 import { LayerSuspensions } from './layer-suspension.js';
 import { nextPlayoutDelay, playoutDelayFor } from './playout-delay.js';
+import { FRAME_RATE_WINDOW_MS, starvedLayers } from './layer-frame-rate.js';
 
 export type TrackKind = 'audio' | 'video' | 'data';
 
@@ -45,12 +46,14 @@ export interface PublishedMedia {
   layerHeights: number[];
   /** Payload bytes received per layer (bitrates are measured from these). */
   layerBytes: number[];
+  /** Frames completed per layer (packets with the marker bit, not repairs): see layer-frame-rate.ts. */
+  layerFrames: number[];
   /** Smoothed bitrate per layer (bps, payload), over rolling 1 s windows. */
   layerBitrates: number[];
   /** Flowing layers ranked by bitrate, lowest first (what "low" and "high" mean for this track). */
   layerOrder: number[];
-  /** Byte counters at the last few allocation ticks (the rolling window). */
-  rateWindow: { at: number; bytes: number[] }[];
+  /** Byte and frame counters at the last few allocation ticks (the rolling window). */
+  rateWindow: { at: number; bytes: number[]; frames: number[] }[];
   /** Recent peak of each layer's bitrate (slowly decaying): tells a layer the publisher is dropping. */
   layerPeaks: number[];
   /** A layer the publisher stopped by itself is no choice again before this time (ms): see LAYER_SETTLE_MS. */
@@ -232,6 +235,7 @@ export class SfuRoom {
       layerPackets: [],
       layerHeights: [],
       layerBytes: [],
+      layerFrames: [],
       layerBitrates: [],
       layerOrder: [],
       rateWindow: [],
@@ -291,6 +295,7 @@ export class SfuRoom {
         track.suspensions.clear();
         track.layerPackets = section.layerSsrcs.map(() => 0);
         track.layerBytes = section.layerSsrcs.map(() => 0);
+        track.layerFrames = section.layerSsrcs.map(() => 0);
         track.layerBitrates = section.layerSsrcs.map(() => 0);
         track.layerOrder = [];
         track.rateWindow = [];
@@ -589,12 +594,15 @@ export class SfuRoom {
   /** Layer bitrates over the rolling window, smoothed, and the layers ranked by them. */
   private measureLayers(track: PublishedMedia, now: number): void {
     const w = track.rateWindow;
-    w.push({ at: now, bytes: [...track.layerBytes] });
+    w.push({ at: now, bytes: [...track.layerBytes], frames: [...track.layerFrames] });
     while (w.length > 2 && now - w[1]!.at >= RATE_WINDOW_MS) w.shift();
     const first = w[0]!;
     const dt = now - first.at;
     if (dt <= 0) return;
     const alpha = Math.min(1, ALLOCATION_INTERVAL_MS / RATE_SMOOTHING_MS);
+    let frameRef: (typeof w)[number] | undefined;
+    for (const e of w) if (now - e.at >= FRAME_RATE_WINDOW_MS) frameRef = e;
+    const starved = frameRef ? starvedLayers(track.layerFrames, frameRef.frames) : [];
     const flowing: boolean[] = [];
     for (let i = 0; i < track.layerBytes.length; i++) {
       const old = track.layerBitrates[i] ?? 0;
@@ -615,7 +623,8 @@ export class SfuRoom {
       // A layer the publisher itself is winding down (its encoder or its uplink estimate) is no
       // choice: it would rank as the cheapest and never deliver.
       const fading = !restarting && smoothed < FADING_SHARE * peak;
-      const delivering = (seen || (restarting && old > 0)) && !fading;
+      // Nor is one whose encoder drops most of its frames while a lower layer keeps its rate.
+      const delivering = (seen || (restarting && old > 0)) && !fading && !(starved[i] && !restarting);
       if (delivering) track.suspensions.up(i);
       // (Only a layer that was a choice before: one that has not started yet is not held back.)
       const wasChoice = track.layerOrder.includes(i) || (track.layerSettlesAt[i] ?? 0) > 0;
@@ -778,7 +787,12 @@ export class SfuRoom {
       }
       if (rtp.payload.length === 0) return; // padding-only bandwidth probe
     }
-    track.layerSeenAt[layer] = now;
+    if (!route.rtx) {
+      // A repair says nothing about whether the layer still comes: a layer the publisher stopped
+      // has its last lost packets resent for up to a second after.
+      track.layerSeenAt[layer] = now;
+      if (rtp.header.marker) track.layerFrames[layer] = (track.layerFrames[layer] ?? 0) + 1;
+    }
     if (track.layerOrder.length > 1 && now - track.stopCheckedAt >= STOP_CHECK_MS) this.dropStoppedLayer(track, now);
     if (track.codec === 'VP8' && track.layerSsrcs.length > 1 && (rtp.payload[0]! & 0x10) !== 0) {
       const size = vp8KeyframeSize(rtp.payload);
