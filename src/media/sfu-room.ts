@@ -38,8 +38,10 @@ export interface PublishedMedia {
   publisherSid: string;
   /** Primary SSRCs by simulcast layer, lowest first. */
   layerSsrcs: number[];
-  /** When each layer last delivered a packet (ms). */
+  /** When each layer last delivered a packet (ms) ... */
   layerSeenAt: number[];
+  /** ... and when it last started delivering after a pause of LAYER_STOPPED_MS or more (ms). */
+  layerStartedAt: number[];
   /** Packets received per layer (for stats and benchmarks). */
   layerPackets: number[];
   /** Coded picture height of each layer, read from its keyframes (VP8). */
@@ -232,6 +234,7 @@ export class SfuRoom {
       publisherSid,
       layerSsrcs: [],
       layerSeenAt: [],
+      layerStartedAt: [],
       layerPackets: [],
       layerHeights: [],
       layerBytes: [],
@@ -291,6 +294,7 @@ export class SfuRoom {
         track.layerUsedAt = section.layerSsrcs.map(() => now);
         track.layerSsrcs = section.layerSsrcs;
         track.layerSeenAt = section.layerSsrcs.map(() => 0);
+        track.layerStartedAt = section.layerSsrcs.map(() => 0);
         track.layerSettlesAt = section.layerSsrcs.map(() => 0);
         track.suspensions.clear();
         track.layerPackets = section.layerSsrcs.map(() => 0);
@@ -623,8 +627,10 @@ export class SfuRoom {
       // A layer the publisher itself is winding down (its encoder or its uplink estimate) is no
       // choice: it would rank as the cheapest and never deliver.
       const fading = !restarting && smoothed < FADING_SHARE * peak;
-      // Nor is one whose encoder drops most of its frames while a lower layer keeps its rate.
-      const delivering = (seen || (restarting && old > 0)) && !fading && !(starved[i] && !restarting);
+      // Nor is one whose encoder drops most of its frames while a lower layer keeps its rate
+      // (judged only over a window in which it was already coming: a layer starting up is not).
+      const starving = frameRef !== undefined && !!starved[i] && !restarting && (track.layerStartedAt[i] ?? 0) <= frameRef.at;
+      const delivering = (seen || (restarting && old > 0)) && !fading && !starving;
       if (delivering) track.suspensions.up(i);
       // (Only a layer that was a choice before: one that has not started yet is not held back.)
       const wasChoice = track.layerOrder.includes(i) || (track.layerSettlesAt[i] ?? 0) > 0;
@@ -790,6 +796,7 @@ export class SfuRoom {
     if (!route.rtx) {
       // A repair says nothing about whether the layer still comes: a layer the publisher stopped
       // has its last lost packets resent for up to a second after.
+      if (now - (track.layerSeenAt[layer] ?? 0) >= LAYER_STOPPED_MS) track.layerStartedAt[layer] = now;
       track.layerSeenAt[layer] = now;
       if (rtp.header.marker) track.layerFrames[layer] = (track.layerFrames[layer] ?? 0) + 1;
     }
