@@ -10,10 +10,12 @@ const MAX_PLAYOUT_DELAY_MS = 600;
  * How far the delay asked for moves per allocation round (250 ms), either way. Chromium applies a
  * new minimum at once: its render time is clamped to it (VCMTiming::RenderTimeInternal), so a
  * step from 260 to 460 ms held the picture for 200 ms, a freeze in every run of the lossy-link
- * check. A 50 ms step holds one frame about 50 ms longer, well under a freeze (a frame interval
- * plus 150 ms), and a full 0 → 460 ms rise takes about 2.3 s.
+ * check. A 75 ms step holds one frame 75 ms longer, under a freeze (Chromium counts one when a
+ * frame comes more than 150 ms after the average interval), and the delay still rises fast
+ * enough at the onset of a long link, when every repair until it is in place is a freeze:
+ * 0 → 260 ms in 1 s, 0 → 460 ms in 1.75 s.
  */
-export const PLAYOUT_DELAY_STEP_MS = 50;
+export const PLAYOUT_DELAY_STEP_MS = 75;
 
 /**
  * The playout delay to ask for across a round trip of `rtt` ms: 0 when it is short (or unknown);
