@@ -279,6 +279,10 @@ export class PeerTransport {
   removeSender(t: RTCRtpTransceiver): void {
     t.setDirection(t.direction === 'sendrecv' ? 'recvonly' : 'inactive');
     t.sender.streamIds = [];
+    // We never send on it again (a new subscription gets a new section), so its stream goes.
+    const stream = this.streams.get(t);
+    if (stream) this.sendPath.detach(stream);
+    this.streams.delete(t);
   }
 
   /**

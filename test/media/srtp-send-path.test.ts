@@ -322,6 +322,25 @@ test('sender reports: one compound per transport for the streams that sent latel
   assert.equal(path.senderReports(1200 + SR_ACTIVE_MS), null);
 });
 
+test('a detached stream (its subscription ended) gets no more sender reports and lets its history go', () => {
+  const f = fakeSender();
+  const path = new RtpSendPath();
+  const kept = path.attach(f.sender as unknown as SenderLike);
+  const gone = path.attach({ ...f.sender, ssrc: 0x55555555 } as unknown as SenderLike);
+  path.send(kept, incoming(1, 90_000, randomBytes(500)), 1000);
+  path.send(gone, incoming(1, 90_000, randomBytes(500)), 1000);
+  // (No switch yet, so the sequence numbers go out as they came.)
+  assert.equal(gone.holds(1), true);
+  const ssrcs = () => RtcpPacketConverter.deSerialize(path.senderReports(1100)!).filter((p): p is RtcpSrPacket => p instanceof RtcpSrPacket).map((p) => p.ssrc);
+  assert.deepEqual(ssrcs(), [0x11111111, 0x55555555]);
+  path.detach(gone);
+  assert.deepEqual(ssrcs(), [0x11111111]);
+  assert.equal(gone.holds(1), false, 'nothing left to resend');
+  assert.equal(kept.holds(1), true, 'the other stream keeps its history');
+  path.detach(gone); // twice is harmless
+  assert.deepEqual(ssrcs(), [0x11111111]);
+});
+
 test('send path: protected in place; a packet dgram still holds (a queued send, a lookup that went to DNS) is never written over', async () => {
   const burst = async (f: ReturnType<typeof fakeSender>, settle: () => Promise<void> | void) => {
     const path = new RtpSendPath();

@@ -199,7 +199,12 @@ export class OutboundStream {
     this.seqNumbers.pending = true;
     this.pendingStep = timestampStep;
     this.vp8.scheduleContinuity();
-    this.histSeq.fill(-1); // as werift did: the history is not carried across a switch
+    this.clearHistory(); // as werift did: the history is not carried across a switch
+  }
+
+  /** Forgets the packets kept for retransmission (and lets their payloads go). */
+  clearHistory(): void {
+    this.histSeq.fill(-1);
     this.histPayload.fill(undefined);
   }
 
@@ -290,6 +295,17 @@ export class RtpSendPath {
 
   /** The streams attached, in order (for sender reports). */
   private readonly streams: OutboundStream[] = [];
+
+  /**
+   * A stream whose section no longer sends (its subscription ended): no more sender reports, and
+   * its history (up to HISTORY_SIZE payloads, ~150 kB of video) is let go. Without this, every
+   * subscription a participant ever had stayed in `streams` for as long as it was connected.
+   */
+  detach(stream: OutboundStream): void {
+    const i = this.streams.indexOf(stream);
+    if (i >= 0) this.streams.splice(i, 1);
+    stream.clearHistory();
+  }
 
   /** Takes over a sender: its replaceRTP and its sender-report clock now come from us. */
   attach(sender: SenderLike): OutboundStream {
