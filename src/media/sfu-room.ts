@@ -38,7 +38,7 @@ export interface PublishedMedia {
   publisherSid: string;
   /** Primary SSRCs by simulcast layer, lowest first. */
   layerSsrcs: number[];
-  /** When each layer last delivered a packet (ms) ... */
+  /** When each layer last delivered a new packet, not a repair (ms) ... */
   layerSeenAt: number[];
   /** ... and when it last started delivering after a pause of LAYER_STOPPED_MS or more (ms). */
   layerStartedAt: number[];
