@@ -48,29 +48,32 @@ test('SRTP unprotect: what werift encrypts decrypts to what werift decrypts (CSR
   }
 });
 
-test('SRTP unprotect: ROC guessed across wraps, with late and repeated packets, several SSRCs', () => {
+test('SRTP unprotect: ROC guessed across wraps, with late packets, several SSRCs', () => {
   const key = randomBytes(16);
   const salt = randomBytes(14);
   const send = new SrtpSendContext(key, salt, SRTP_AES128_CM_HMAC_SHA1_80);
   const receive = new SrtpReceiveContext(key, salt);
-  const streams = [0x01020304, 0x0a0b0c0d].map((ssrc, n) => ({ ssrc, seq: n === 0 ? 65_000 : 100, roc: new RolloverCounter(), sent: [] as Buffer[][] }));
+  const streams = [0x01020304, 0x0a0b0c0d].map((ssrc, n) => ({ ssrc, seq: n === 0 ? 65_000 : 100, roc: new RolloverCounter(), held: [] as { plain: Buffer; packet: Buffer; due: number }[] }));
   let checked = 0;
   for (let i = 0; i < 3000; i++) {
     const s = streams[i % 2]!;
-    // Mostly in order; every 17th packet repeats one sent up to 40 packets ago (a late arrival).
-    let seq: number;
-    if (i % 17 === 16 && s.sent.length > 40) seq = s.sent[s.sent.length - 1 - ((i * 7) % 40)]![0]!.readUInt16BE(2);
-    else {
-      seq = s.seq;
-      s.seq = (s.seq + 1 + (i % 23 === 0 ? 300 : 0)) & 0xffff; // and now and then a gap
-    }
+    const seq = s.seq;
+    s.seq = (s.seq + 1 + (i % 23 === 0 ? 300 : 0)) & 0xffff; // now and then a gap
     const plain = Buffer.concat([rtpHeader(seq, i, s.ssrc), randomBytes(40 + (i % 900))]);
     const packet = protectPacket(send, plain, 12, s.roc.next(seq));
-    s.sent.push([plain]);
-    assert.deepEqual(receive.unprotect(packet), plain, `packet ${i}: ssrc ${s.ssrc.toString(16)} seq ${seq}`);
-    checked++;
+    // Mostly in order; every 17th packet arrives up to 40 packets late (across a wrap too).
+    if (i % 17 === 16) s.held.push({ plain, packet, due: i + 2 * (1 + ((i * 7) % 40)) });
+    else {
+      assert.deepEqual(receive.unprotect(packet), plain, `packet ${i}: ssrc ${s.ssrc.toString(16)} seq ${seq}`);
+      checked++;
+    }
+    for (const late of s.held.filter((h) => h.due <= i)) {
+      assert.deepEqual(receive.unprotect(late.packet), late.plain, `late packet, seq ${late.plain.readUInt16BE(2)}`);
+      checked++;
+    }
+    s.held = s.held.filter((h) => h.due > i);
   }
-  assert.equal(checked, 3000);
+  assert.ok(checked > 2900, `${checked} checked`);
   assert.ok(streams[0]!.seq < 65_000, 'the first stream wrapped');
 });
 
@@ -84,14 +87,17 @@ test('SRTP unprotect: tampered packets are refused and do not move the rollover 
     const plain = Buffer.concat([Buffer.from([0x80, 111, seq >> 8, seq & 0xff, 0, 0, 0, 1, 0, 0, 0, 42]), randomBytes(80)]);
     return { plain, packet: protectPacket(send, plain, 12, roc.next(seq)) };
   };
+  const before = make(65_529);
+  assert.deepEqual(receive.unprotect(before.packet), before.plain);
+  // Every single-bit flip in the header, payload or tag of a packet not yet received is refused
+  // (its authentication fails; none is marked received: the genuine packet still decrypts).
   const first = make(65_530);
-  assert.deepEqual(receive.unprotect(first.packet), first.plain);
-  // Every single-bit flip in the header, payload or tag is refused.
   for (let at = 0; at < first.packet.length; at++) {
     const bad = Buffer.from(first.packet);
     bad[at]! ^= 1 << (at % 8);
     assert.throws(() => receive.unprotect(bad), SrtpUnprotectError, `flip at byte ${at}`);
   }
+  assert.deepEqual(receive.unprotect(first.packet), first.plain);
   // A forged packet whose sequence number would imply a wrap does not advance the ROC: the next
   // genuine packets (before and after the real wrap) still decrypt.
   const forged = Buffer.from(first.packet);
@@ -101,6 +107,59 @@ test('SRTP unprotect: tampered packets are refused and do not move the rollover 
     const p = make(seq);
     assert.deepEqual(receive.unprotect(p.packet), p.plain, `seq ${seq}`);
   }
+});
+
+test('SRTP unprotect: a replayed packet is refused, before and after a wrap, and so is one older than the window', () => {
+  const key = randomBytes(16);
+  const salt = randomBytes(14);
+  const send = new SrtpSendContext(key, salt, SRTP_AES128_CM_HMAC_SHA1_80);
+  const receive = new SrtpReceiveContext(key, salt);
+  const roc = new RolloverCounter();
+  const packets = new Map<number, Buffer>();
+  const sendSeq = (seq: number) => {
+    const packet = protectPacket(send, Buffer.concat([rtpHeader(seq, seq, 0x0badf00d), randomBytes(60)]), 12, roc.next(seq));
+    packets.set(seq, packet);
+    return packet;
+  };
+  // 65 000 … 65 535, 0 … 499, with 65 100 and 10 held back.
+  for (let i = 0; i < 1036; i++) {
+    const seq = (65_000 + i) & 0xffff;
+    const packet = sendSeq(seq);
+    if (seq !== 65_100 && seq !== 10) receive.unprotect(packet);
+  }
+  const replay = (seq: number) => assert.throws(() => receive.unprotect(packets.get(seq)!), (e: Error) => e instanceof SrtpUnprotectError && /replayed/.test(e.message), `seq ${seq}`);
+  for (const seq of [499, 498, 0, 65_535, 200]) replay(seq);
+  // Late but never received, within the window: accepted once, then a replay.
+  receive.unprotect(packets.get(10)!);
+  replay(10);
+  // 65 100 is now 972 behind the highest (499 after the wrap): still in the window.
+  receive.unprotect(packets.get(65_100)!);
+  replay(65_100);
+  // Beyond the window (1024 behind): refused as too old, never decrypted.
+  assert.throws(() => receive.unprotect(packets.get(65_000)!), /too old/);
+  // A replay is refused before any work: it does not move the state, and new packets still come.
+  const next = sendSeq(500);
+  assert.equal(receive.unprotect(next).readUInt16BE(2), 500);
+  replay(500);
+});
+
+test('SRTCP unprotect: a replayed packet is refused, per sender SSRC, and so is one older than the window', () => {
+  const key = randomBytes(16);
+  const salt = randomBytes(14);
+  const send = new SrtcpContext(key, salt);
+  const receive = new SrtcpContext(key, salt);
+  const rtcp = (ssrc: number) => Buffer.from([0x80, 201, 0, 1, ssrc >>> 24, (ssrc >> 16) & 0xff, (ssrc >> 8) & 0xff, ssrc & 0xff]);
+  const a = Array.from({ length: 200 }, () => send.protect(rtcp(0xaaaa0001)));
+  const b = send.protect(rtcp(0xbbbb0002));
+  receive.unprotect(a[0]!);
+  receive.unprotect(b);
+  assert.throws(() => receive.unprotect(a[0]!), /replayed/);
+  assert.throws(() => receive.unprotect(b), /replayed/);
+  for (let i = 2; i < 200; i++) receive.unprotect(a[i]!);
+  // a[1] (index 2) is 198 behind the highest: outside the 128-index window.
+  assert.throws(() => receive.unprotect(a[1]!), /too old/);
+  // Another SSRC's indexes are its own.
+  receive.unprotect(send.protect(rtcp(0xbbbb0002)));
 });
 
 test('SRTP/SRTCP unprotect: garbage never throws anything but a refusal', () => {

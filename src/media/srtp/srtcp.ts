@@ -15,6 +15,14 @@ const E_BIT = 0x80000000;
 const MAX_INDEX = 0x7fffffff;
 /** Sender SSRCs whose index one context keeps. */
 const MAX_SSRCS = 256;
+/** SRTCP indexes this far behind the highest received are still accepted once (RFC 3711 §3.3.2). */
+export const SRTCP_REPLAY_WINDOW = 128;
+
+/** Per sender SSRC, for unprotect: the highest index received and the replay list (index by slot). */
+interface ReceivedIndexes {
+  highest: number;
+  slots: Int32Array;
+}
 
 export class SrtcpUnprotectError extends Error {}
 
@@ -24,6 +32,8 @@ export class SrtcpContext {
   private readonly keystream: SessionKeystream;
   /** Per sender SSRC, the last SRTCP index used (protect). */
   private readonly sent = new Map<number, number>();
+  /** Per sender SSRC, what was received (unprotect): a replayed packet is refused. */
+  private readonly received = new Map<number, ReceivedIndexes>();
 
   constructor(masterKey: Buffer, masterSalt: Buffer) {
     // The tagged message is the packet and its 4-byte E‖index: cmSessionCrypto leaves room for it.
@@ -54,19 +64,37 @@ export class SrtcpContext {
 
   /**
    * Authenticates and decrypts one SRTCP packet; returns the RTCP packet. Throws
-   * SrtcpUnprotectError for a packet that is too short, too long or not authentic.
+   * SrtcpUnprotectError for a packet that is too short, too long, not authentic, or replayed (its
+   * sender's index already received, or more than SRTCP_REPLAY_WINDOW behind the highest).
    */
   unprotect(packet: Buffer): Buffer {
     const authenticated = packet.length - HMAC_TAG;
     const length = authenticated - INDEX;
     if (length < CLEAR) throw new SrtcpUnprotectError('SRTCP packet too short');
     if (length > MAX_RTCP_PACKET) throw new SrtcpUnprotectError('SRTCP packet too long');
+    const ssrc = packet.readUInt32BE(4);
+    const word = packet.readUInt32BE(length);
+    const index = word & MAX_INDEX;
+    const seen = this.received.get(ssrc);
+    if (seen !== undefined) {
+      const behind = seen.highest - index;
+      if (behind >= SRTCP_REPLAY_WINDOW) throw new SrtcpUnprotectError('SRTCP packet too old (outside the replay window)');
+      if (behind >= 0 && seen.slots[index % SRTCP_REPLAY_WINDOW] === index) throw new SrtcpUnprotectError('SRTCP packet replayed');
+    }
     const hmac = this.hmac;
     const buf = hmac.buffer;
     const start = HMAC_MESSAGE_OFFSET;
     packet.copy(buf, start, 0, authenticated);
     if (!tagMatches(hmac.digest(authenticated), packet, authenticated, HMAC_TAG)) throw new SrtcpUnprotectError('SRTCP authentication failed');
-    const word = packet.readUInt32BE(length);
+    if (seen === undefined) {
+      if (this.received.size >= MAX_SSRCS) this.received.clear();
+      const slots = new Int32Array(SRTCP_REPLAY_WINDOW).fill(-1);
+      slots[index % SRTCP_REPLAY_WINDOW] = index;
+      this.received.set(ssrc, { highest: index, slots });
+    } else {
+      if (index > seen.highest) seen.highest = index;
+      seen.slots[index % SRTCP_REPLAY_WINDOW] = index;
+    }
     if (word & E_BIT) this.keystream.xor(buf, hmac.words, start + CLEAR, length - CLEAR, packet.readUInt32BE(4), word & MAX_INDEX);
     const out = Buffer.allocUnsafe(length);
     buf.copy(out, 0, start, start + length);

@@ -7,6 +7,10 @@
 // The rollover counter of each SSRC is guessed as RFC 3711 §3.3.1 and appendix A say: the index
 // closest to the highest one received so far. The state moves only for packets that
 // authenticate, so a forged or damaged packet cannot shift it.
+//
+// Replayed packets are refused (RFC 3711 §3.3.2): an index already received, or one more than
+// REPLAY_WINDOW behind the highest, is dropped before it is authenticated or decrypted. A sender
+// never uses an index twice (libsrtp refuses to), so only a copy made on the path is lost.
 import { HMAC_MESSAGE_OFFSET, type HmacSha1, tagMatches } from './hmac-sha1.js';
 import type { SessionKeystream } from './keystream-ahead.js';
 import { cmSessionCrypto, deriveSessionKeys, HMAC_TAG, MAX_RTP_PACKET, RTP_LABELS } from './srtp.js';
@@ -14,14 +18,18 @@ import { cmSessionCrypto, deriveSessionKeys, HMAC_TAG, MAX_RTP_PACKET, RTP_LABEL
 const RTP_HEADER = 12;
 /** SSRCs whose rollover state one context keeps (a publisher sends a handful). */
 const MAX_SSRCS = 256;
+/** Indexes this far behind the highest received are still accepted once (Chromium's window). */
+export const REPLAY_WINDOW = 1024;
 
 /** Why a packet was refused; the caller drops it. */
 export class SrtpUnprotectError extends Error {}
 
-/** Per SSRC: rollover counter and highest sequence number received (RFC 3711 s_l). */
+/** Per SSRC: rollover counter and highest sequence number received (RFC 3711 s_l) ... */
 interface ReceiveState {
   roc: number;
   highest: number;
+  /** ... and the replay list: the index last received in each slot (index modulo REPLAY_WINDOW). */
+  received: Float64Array;
 }
 
 /** One direction of an SRTP session (AES_CM_128_HMAC_SHA1_80), for RTP that we receive. */
@@ -55,6 +63,12 @@ export class SrtpReceiveContext {
     const state = this.states.get(ssrc);
     const roc = state === undefined ? 0 : guessRoc(state, seq);
     if (roc < 0) throw new SrtpUnprotectError('SRTP packet from before the first one received');
+    const index = roc * 0x10000 + seq;
+    if (state !== undefined) {
+      const behind = state.roc * 0x10000 + state.highest - index;
+      if (behind >= REPLAY_WINDOW) throw new SrtpUnprotectError('SRTP packet too old (outside the replay window)');
+      if (behind >= 0 && state.received[index % REPLAY_WINDOW] === index) throw new SrtpUnprotectError('SRTP packet replayed');
+    }
 
     const hmac = this.hmac;
     const buf = hmac.buffer;
@@ -65,10 +79,15 @@ export class SrtpReceiveContext {
 
     if (state === undefined) {
       if (this.states.size >= MAX_SSRCS) this.states.clear();
-      this.states.set(ssrc, { roc, highest: seq });
-    } else if (roc > state.roc || (roc === state.roc && seq > state.highest)) {
-      state.roc = roc;
-      state.highest = seq;
+      const received = new Float64Array(REPLAY_WINDOW).fill(-1);
+      received[index % REPLAY_WINDOW] = index;
+      this.states.set(ssrc, { roc, highest: seq, received });
+    } else {
+      if (roc > state.roc || (roc === state.roc && seq > state.highest)) {
+        state.roc = roc;
+        state.highest = seq;
+      }
+      state.received[index % REPLAY_WINDOW] = index;
     }
     this.keystream.xor(buf, hmac.words, start + headerLength, length - headerLength, ssrc, roc * 0x10000 + seq);
     const out = Buffer.allocUnsafe(length);
