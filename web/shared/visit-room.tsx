@@ -152,6 +152,10 @@ export function VisitRoom(props: {
 
   useEffect(() => {
     let cancelled = false;
+    // The SDK's connect() can be cancelled: a visit left (or remounted) while it is still
+    // connecting stops connecting, rather than join later under the same identity and push the
+    // live connection out (53205).
+    let pending: { cancel?: () => void } | null = null;
     const refresh = (r: any) => {
       const list: Person[] = [];
       r.participants.forEach((p: any) => {
@@ -172,7 +176,11 @@ export function VisitRoom(props: {
     (async () => {
       try {
         const info = await props.join();
-        const r = await Twilio.Video.connect(info.token, connectOptions(info, isPhone(), props.devices));
+        if (cancelled) return;
+        const connecting = Twilio.Video.connect(info.token, connectOptions(info, isPhone(), props.devices));
+        pending = connecting;
+        const r = await connecting;
+        pending = null;
         if (cancelled) return r.disconnect();
         roomRef.current = r;
         (window as any).visitRoom = r; // for tests and support: the SDK's own Room object
@@ -197,6 +205,7 @@ export function VisitRoom(props: {
         update();
         props.directory().then(setNames).catch(() => undefined);
       } catch (err) {
+        if (cancelled) return; // our own cancellation, or an error nobody is left to see
         const e = err as { code?: number; message?: string; name?: string };
         setError(e.name === 'NotAllowedError' ? 'camera-denied' : e.message ?? String(err));
       }
@@ -205,6 +214,7 @@ export function VisitRoom(props: {
     window.addEventListener('pagehide', leave);
     return () => {
       cancelled = true;
+      pending?.cancel?.();
       window.removeEventListener('pagehide', leave);
       roomRef.current?.disconnect();
     };
